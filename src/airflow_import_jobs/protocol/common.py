@@ -1,0 +1,99 @@
+"""Request checks and record readers that more than one API shares."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_import_jobs.exceptions import InvalidRequestError
+from airflow_import_jobs.models import FileProgress, JobState
+from airflow_import_jobs.protocol.states import FILE_STATES, map_state
+from airflow_import_jobs.protocol.values import first, opt_int, opt_str, opt_time, percent
+
+MAX_FILES_PER_REQUEST = 1024
+
+
+def check_job_id(job_id: object, *, api: str, pattern: re.Pattern[str], expected: str) -> str:
+    """``job_id`` if it is a well-formed ID for ``api``; otherwise a clear InvalidRequestError.
+
+    IDs are checked before any request so that nothing a caller passes can change a URL path or
+    query: only characters an ID of that API can contain are let through.
+    """
+    if not isinstance(job_id, str):
+        raise InvalidRequestError(
+            f"job_id must be a string ({expected}); got {type(job_id).__name__} {job_id!r}. "
+            "Pass IDs as text: large numeric IDs lose digits when treated as numbers."
+        )
+    if not pattern.fullmatch(job_id):
+        shown = job_id if len(job_id) <= 80 else job_id[:77] + "..."
+        raise InvalidRequestError(f"job_id {shown!r} is not a valid {api} job ID: expected {expected}.")
+    return job_id
+
+
+def check_request_body(request: object, *, api: str) -> dict[str, Any]:
+    """A shallow copy of the create body, which must be a JSON object."""
+    if not isinstance(request, Mapping):
+        raise InvalidRequestError(f"request must be a dict with the {api} create body; got {type(request).__name__}.")
+    return dict(request)
+
+
+def require_text(body: Mapping[str, Any], key: str, *, api: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequestError(f"request[{key!r}] is required by {api} and must be a non-empty string.")
+    return value
+
+
+def optional_text(body: Mapping[str, Any], key: str, *, api: str) -> None:
+    if key in body and body[key] is not None and not isinstance(body[key], str):
+        raise InvalidRequestError(f"request[{key!r}] must be a string for {api}; got {type(body[key]).__name__}.")
+
+
+def check_file_batches(body: Mapping[str, Any], key: str, *, api: str, required: bool = True) -> None:
+    """``body[key]`` must be a non-empty list of non-empty lists of path strings (≤ 1024 lists)."""
+    if key not in body and not required:
+        return
+    batches = body.get(key)
+    example = '[["folder/part-1.parquet"], ["folder/part-2.parquet"]]'
+    if not isinstance(batches, list) or not batches:
+        raise InvalidRequestError(
+            f"request[{key!r}] is required by {api}: a list of lists of file paths, e.g. {example}."
+        )
+    if len(batches) > MAX_FILES_PER_REQUEST:
+        raise InvalidRequestError(
+            f"request[{key!r}] has {len(batches)} file groups; {api} accepts at most "
+            f"{MAX_FILES_PER_REQUEST} per job. Split the load into several jobs."
+        )
+    for index, batch in enumerate(batches):
+        if not isinstance(batch, list) or not batch or not all(isinstance(p, str) and p.strip() for p in batch):
+            raise InvalidRequestError(
+                f"request[{key!r}][{index}] must be a non-empty list of path strings, e.g. {example}; got {batch!r}."
+            )
+
+
+def file_progress(record: Mapping[str, Any], *, api: str) -> FileProgress:
+    """One ``details[]`` entry of Milvus or Zilliz Cloud."""
+    return FileProgress(
+        file_name=opt_str(record.get("fileName")),
+        file_size=opt_int(record.get("fileSize")),
+        state=map_state(FILE_STATES, record.get("state"), api=f"{api} (file)"),
+        progress=percent(record.get("progress")),
+        reason=opt_str(record.get("reason")),
+        imported_rows=opt_int(record.get("importedRows")),
+        total_rows=opt_int(record.get("totalRows")),
+        completed_at=opt_time(first(dict(record), "completeTime", "completedTime")),
+    )
+
+
+def file_list(value: Any, *, api: str) -> list[FileProgress]:
+    if not isinstance(value, list):
+        return []
+    return [file_progress(item, api=api) for item in value if isinstance(item, Mapping)]
+
+
+def default_progress(state: JobState, reported: int | None) -> int:
+    """Progress to show when the API leaves it out: 100 once completed, else what was sent or 0."""
+    if reported is not None:
+        return reported
+    return 100 if state is JobState.COMPLETED else 0

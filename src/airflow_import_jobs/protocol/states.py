@@ -1,0 +1,112 @@
+"""Every vendor state spelling, and the normalized state it means.
+
+All that decides a job's state lives in these tables. Lookup ignores case, spaces, hyphens and
+underscores (``In Progress``, ``InProgress`` and ``in_progress`` are one spelling). A spelling
+not in a table maps to ``UNKNOWN`` — never terminal, so the wait goes on — and is logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from airflow_import_jobs.models import Backend, JobState
+
+log = logging.getLogger(__name__)
+
+P, R, C, F, X = JobState.PENDING, JobState.RUNNING, JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED
+
+#: Milvus job-level states, current and legacy (the pre-2.4 ``Import*`` family).
+MILVUS_STATES: dict[str, JobState] = {
+    "Pending": P,
+    "PreImporting": R,
+    "Importing": R,
+    "InProgress": R,
+    "Sorting": R,
+    "IndexBuilding": R,
+    # Two-phase import (auto_commit = "false"): the data is staged, waiting for /commit.
+    "Uncommitted": R,
+    "Committing": R,
+    "Completed": C,
+    "Failed": F,
+    "None": JobState.UNKNOWN,
+    "ImportPending": P,
+    "ImportStarted": R,
+    "ImportPersisted": R,
+    "ImportFlushed": R,
+    "ImportCompleted": C,
+    "ImportFailed": F,
+    "ImportFailedAndCleaned": F,
+}
+
+#: Milvus and Zilliz per-file states (``details[].state``): a vocabulary of its own.
+FILE_STATES: dict[str, JobState] = {
+    "Pending": P,
+    "InProgress": R,
+    "Importing": R,
+    "Retry": R,
+    "Completed": C,
+    "Failed": F,
+}
+
+#: Zilliz Cloud: the v2 states (sources disagree on Importing vs InProgress) and legacy v1 ones.
+ZILLIZ_STATES: dict[str, JobState] = {
+    "Pending": P,
+    "Importing": R,
+    "InProgress": R,
+    "Completed": C,
+    "Failed": F,
+    "ImportPending": P,
+    "ImportRunning": R,
+    "ImportCompleted": C,
+    "ImportFailed": F,
+}
+
+#: eGain Knowledge: ``In Progress`` has a space; the prose also says ``Completed``.
+EGAIN_STATES: dict[str, JobState] = {
+    "Scheduled": P,
+    "Pending": P,
+    "In Progress": R,
+    "Successful": C,
+    "Completed": C,
+    "Failed": F,
+    "Cancelled": X,
+    "Canceled": X,
+}
+
+JOB_STATES: dict[Backend, dict[str, JobState]] = {
+    "milvus": MILVUS_STATES,
+    "zilliz_cloud": ZILLIZ_STATES,
+    "egain": EGAIN_STATES,
+}
+
+
+def _fold(spelling: str) -> str:
+    return "".join(ch for ch in spelling.lower() if ch.isalnum())
+
+
+_FOLDED: dict[int, dict[str, JobState]] = {
+    id(table): {_fold(k): v for k, v in table.items()} for table in (*JOB_STATES.values(), FILE_STATES)
+}
+_unknown_seen: set[tuple[str, str]] = set()
+_unknown_lock = threading.Lock()
+
+
+def map_state(table: dict[str, JobState], spelling: object, *, api: str) -> JobState:
+    """The normalized state for ``spelling`` in ``table``; UNKNOWN (logged once) if unmapped."""
+    if isinstance(spelling, str):
+        state = _FOLDED[id(table)].get(_fold(spelling))
+        if state is not None:
+            return state
+    key = (api, repr(spelling))
+    with _unknown_lock:
+        first_time = key not in _unknown_seen
+        _unknown_seen.add(key)
+    if first_time:
+        log.warning(
+            "%s sent job state %r, which this provider does not know; treating it as 'unknown' "
+            "(not terminal) and waiting on. Please report it.",
+            api,
+            spelling,
+        )
+    return JobState.UNKNOWN
