@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 try:  # Airflow >= 3.2: the Task SDK owns the exception hierarchy.
@@ -14,11 +15,39 @@ try:
 except ImportError:  # pragma: no cover - Airflow 3.1
     from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask_secret  # type: ignore[no-redef]
 
+try:
+    from airflow.sdk.log import amask_secret as _amask_secret
+except ImportError:  # pragma: no cover - Airflow < 3.3
+    _amask_secret = None  # type: ignore[assignment]
 
-def mask_secret(value: Any, name: str | None = None) -> None:
-    """Register ``value`` with Airflow's secrets masker so it is redacted from every log line."""
+try:  # registers with this process's masker only: no message to a supervisor
+    from airflow.sdk._shared.secrets_masker.secrets_masker import mask_secret as _mask_locally
+except ImportError:  # pragma: no cover - Airflow 3.1
+    from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask_locally  # type: ignore[no-redef]
+
+
+def mask_secrets(values: Iterable[Any]) -> None:
+    """Register secrets with Airflow's masker, so they are redacted from every log line (sync code)."""
+    for value in values:
+        if value:
+            _mask_secret(value)
+
+
+async def amask_secrets(values: Iterable[Any]) -> None:
+    """Async twin of :func:`mask_secrets`: never blocks the event loop on the supervisor channel."""
+    for value in values:
+        if not value:
+            continue
+        if _amask_secret is not None:
+            await _amask_secret(value)
+        else:  # pragma: no cover - Airflow < 3.3: register in this process only
+            _mask_locally(value)
+
+
+def mask_locally(value: str) -> None:
+    """Register a secret born in this process (an OAuth token) with this process's masker only."""
     if value:
-        _mask_secret(value, name)
+        _mask_locally(value)
 
 
-__all__ = ["AirflowException", "mask_secret"]
+__all__ = ["AirflowException", "amask_secrets", "mask_locally", "mask_secrets"]

@@ -8,6 +8,7 @@ how long to queue for the rate limiter — lives here, so both drivers behave id
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from airflow_import_jobs._compat import mask_locally
 from airflow_import_jobs.exceptions import AuthenticationError, ImportJobError
 from airflow_import_jobs.policy import RateLimiter, RetryPolicy, limiter_for
 from airflow_import_jobs.protocol.base import Call, Flow, HttpRequest
@@ -71,7 +73,7 @@ class _CachedToken:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-_token_cache: dict[tuple[str, str, str], _CachedToken] = {}
+_token_cache: dict[tuple[str, str, str, str], _CachedToken] = {}
 _token_cache_lock = threading.Lock()
 
 #: Renew this long before the server's expiry, so a token never expires in flight.
@@ -89,7 +91,10 @@ class ClientCredentialsAuth:
         self.client_id = client_id
         self._client_secret = client_secret
         self.scope = scope
-        key = (token_url, client_id, scope or "")
+        # The secret is part of the identity: a connection with a wrong secret must never reuse a
+        # token fetched with the right one. Only a digest is kept as the key.
+        digest = hashlib.sha256(client_secret.encode()).hexdigest()
+        key = (token_url, client_id, scope or "", digest)
         with _token_cache_lock:
             self._cache = _token_cache.setdefault(key, _CachedToken())
 
@@ -107,9 +112,7 @@ class ClientCredentialsAuth:
             margin = min(TOKEN_EXPIRY_MARGIN, token.expires_in / 10)
             with cached.lock:
                 cached.token, cached.expires_at = token, time.monotonic() + token.expires_in - margin
-            from airflow_import_jobs._compat import mask_secret
-
-            mask_secret(token.access_token)
+            mask_locally(token.access_token)
         return f"Bearer {token.access_token}"
 
     def invalidate(self) -> None:

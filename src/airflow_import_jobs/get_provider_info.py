@@ -1,11 +1,14 @@
-"""Provider metadata, read by Airflow through the ``apache_airflow_provider`` entry point."""
+"""Provider metadata, read by Airflow through the ``apache_airflow_provider`` entry point.
+
+Airflow calls this while it initializes: it must import nothing that imports Airflow.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from airflow_import_jobs import __version__
-from airflow_import_jobs.connections import CONNECTION_TYPES
+from airflow_import_jobs.connection_types import CONNECTION_TYPES
 
 _INTEGRATIONS = [
     {

@@ -11,36 +11,45 @@ from airflow_import_jobs.hooks.base import ImportJobHook
 from airflow_import_jobs.hooks.egain import EgainImportHook
 from airflow_import_jobs.hooks.milvus import MilvusImportHook
 from airflow_import_jobs.hooks.zilliz import ZillizCloudImportHook
+from airflow_import_jobs.policy import RetryPolicy
 
 HOOKS: dict[str, type[ImportJobHook]] = {
     hook.conn_type: hook for hook in (MilvusImportHook, ZillizCloudImportHook, EgainImportHook)
 }
 
 
-def hook_for_connection(conn: Any) -> ImportJobHook:
-    """The hook for an already fetched Airflow connection, configured from it."""
+def hook_class_for(conn: Any) -> type[ImportJobHook]:
+    """The hook class for a connection's type, or a clear error naming the valid types."""
     hook_class = HOOKS.get(conn.conn_type)
     if hook_class is None:
         raise ConfigurationError(
             f"Connection {conn.conn_id!r} has type {conn.conn_type!r}; import jobs need one of: "
             f"{', '.join(sorted(HOOKS))}."
         )
-    hook = hook_class(conn_id=conn.conn_id)
+    return hook_class
+
+
+def hook_for_connection(conn: Any, *, retry: RetryPolicy | None = None) -> ImportJobHook:
+    """The hook for an already fetched Airflow connection, configured from it."""
+    hook = hook_class_for(conn)(conn_id=conn.conn_id, retry=retry)
     hook.use_connection(conn)
     return hook
 
 
-def get_import_hook(conn_id: str) -> ImportJobHook:
+def get_import_hook(conn_id: str, *, retry: RetryPolicy | None = None) -> ImportJobHook:
     """The right hook for a connection, chosen by its type (``milvus``, ``zilliz_cloud``, ``egain``).
 
     :raises ConfigurationError: the connection's type is not one of ours.
     """
-    return hook_for_connection(BaseHook.get_connection(conn_id))
+    return hook_for_connection(BaseHook.get_connection(conn_id), retry=retry)
 
 
-async def aget_import_hook(conn_id: str) -> ImportJobHook:
+async def aget_import_hook(conn_id: str, *, retry: RetryPolicy | None = None) -> ImportJobHook:
     """Async twin of :func:`get_import_hook` (one asynchronous connection lookup)."""
-    return hook_for_connection(await BaseHook.aget_connection(conn_id))
+    conn = await BaseHook.aget_connection(conn_id)
+    hook = hook_class_for(conn)(conn_id=conn.conn_id, retry=retry)
+    await hook.ause_connection(conn)
+    return hook
 
 
 __all__ = [
@@ -51,5 +60,6 @@ __all__ = [
     "ZillizCloudImportHook",
     "aget_import_hook",
     "get_import_hook",
+    "hook_class_for",
     "hook_for_connection",
 ]

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, TypeVar
 
 from airflow.sdk import BaseHook
 
+from airflow_import_jobs._compat import amask_secrets, mask_secrets
 from airflow_import_jobs.connections import ConnectionSettings, ConnectionType, read_settings
 from airflow_import_jobs.engine import Auth, BearerAuth, ClientCredentialsAuth, Engine
 from airflow_import_jobs.exceptions import ImportJobError
@@ -59,6 +60,8 @@ class ImportJobHook(BaseHook):
         """The connection, read and checked on first use (sync)."""
         if self._settings is None:
             self._configure(read_settings(self.get_connection(self.conn_id), self.connection_type))
+            assert self._settings is not None
+            mask_secrets(self._settings.secrets)
         assert self._settings is not None
         return self._settings
 
@@ -67,12 +70,22 @@ class ImportJobHook(BaseHook):
         if self._settings is None:
             conn = await self.aget_connection(self.conn_id)
             self._configure(read_settings(conn, self.connection_type))
+            assert self._settings is not None
+            await amask_secrets(self._settings.secrets)
         assert self._settings is not None
         return self._settings
 
     def use_connection(self, conn: Any) -> None:
         """Configure from an already fetched Airflow connection (saves a second lookup)."""
         self._configure(read_settings(conn, self.connection_type))
+        assert self._settings is not None
+        mask_secrets(self._settings.secrets)
+
+    async def ause_connection(self, conn: Any) -> None:
+        """Async twin of :meth:`use_connection`."""
+        self._configure(read_settings(conn, self.connection_type))
+        assert self._settings is not None
+        await amask_secrets(self._settings.secrets)
 
     def _configure(self, settings: ConnectionSettings) -> None:
         self._settings = settings

@@ -132,7 +132,7 @@ class EgainProtocol:
 
 
 def _check_id(job_id: object) -> str:
-    return check_job_id(job_id, api=API, pattern=UUID, expected=JOB_ID_EXPECTED).lower()
+    return check_job_id(job_id, api=API, pattern=UUID, expected=JOB_ID_EXPECTED)
 
 
 def check_start_body(
@@ -156,6 +156,12 @@ def check_start_body(
         raise InvalidRequestError('request["dataSource"]["path"] is required: the S3 URL or share path.')
     if credentials and not source.get("credentials"):
         source["credentials"] = dict(credentials)
+    if not isinstance(source.get("credentials"), Mapping) or not source["credentials"]:
+        raise InvalidRequestError(
+            'request["dataSource"]["credentials"] is required: {"accessKeyId": ..., "secretAccessKey": ...} for '
+            'S3 ({"username": ..., "password": ...} for a shared path), or set the connection extras '
+            "storage_access_key and storage_secret_key to keep keys out of DAG code."
+        )
     body["dataSource"] = source
     if validate_only:
         extra = sorted(set(body) - {"dataSource"})
@@ -221,7 +227,7 @@ def parse_start(response: HttpResponse) -> str:
             f"{server_text(location, 120)!r} holds no job UUID",
             cls=InvalidResponseError,
         )
-    return found[-1].lower()
+    return found[-1]  # as the server spelled it: IDs stay opaque, case included
 
 
 def parse_cancel(response: HttpResponse, *, job_id: str) -> None:

@@ -1,0 +1,79 @@
+"""Test setup: an isolated AIRFLOW_HOME, the simulator fixtures, and connections that point at it."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# Airflow reads its home and config at import time: set them before anything imports airflow.
+_HOME = tempfile.mkdtemp(prefix="aij-airflow-home-")
+os.environ.setdefault("AIRFLOW_HOME", _HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+from airflow_import_jobs.testing import SimulatorServer  # noqa: E402
+
+pytest_plugins = ["airflow_import_jobs.testing.pytest_plugin"]
+
+MILVUS = "milvus_sim"
+ZILLIZ = "zilliz_sim"
+EGAIN = "egain_sim"
+
+
+def conn_env(conn_id: str) -> str:
+    return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: Any) -> None:
+    """An ``AIRFLOW_CONN_*`` connection in JSON form (no metadata DB needed)."""
+    monkeypatch.setenv(conn_env(conn_id), json.dumps(fields))
+
+
+def simulator_connections(server: SimulatorServer) -> dict[str, dict[str, Any]]:
+    """JSON connection fields for each API, pointing at ``server``."""
+    sim = server.sim
+    return {
+        MILVUS: {
+            "conn_type": "milvus",
+            "host": server.milvus_url,
+            "login": sim.milvus_user,
+            "password": sim.milvus_password,
+            "extra": {"timeout": 5},
+        },
+        ZILLIZ: {
+            "conn_type": "zilliz_cloud",
+            "host": server.zilliz_url,
+            "password": sim.zilliz_api_key,
+            "extra": {"cluster_id": sim.zilliz_cluster_id, "timeout": 5},
+        },
+        EGAIN: {
+            "conn_type": "egain",
+            "host": server.egain_url,
+            "login": sim.egain_client_id,
+            "password": sim.egain_client_secret,
+            "extra": {"token_url": server.egain_token_url, "scope": "knowledge.contentmgr.manage", "timeout": 5},
+        },
+    }
+
+
+@pytest.fixture
+def sim_server(import_job_simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatorServer]:
+    """The simulator (reset) with ``milvus_sim``, ``zilliz_sim`` and ``egain_sim`` connections set."""
+    for conn_id, fields in simulator_connections(import_job_simulator).items():
+        set_connection(monkeypatch, conn_id, **fields)
+    _reset_process_caches()
+    yield import_job_simulator
+    _reset_process_caches()
+
+
+def _reset_process_caches() -> None:
+    # Tokens and rate limiters are process-wide by design; tests must not inherit them.
+    from airflow_import_jobs import engine, policy
+
+    engine._token_cache.clear()
+    policy._limiters.clear()
