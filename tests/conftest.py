@@ -15,6 +15,8 @@ _HOME = tempfile.mkdtemp(prefix="aij-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+DAGS_FOLDER = os.path.join(os.path.dirname(__file__), "dags")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", DAGS_FOLDER)
 
 from airflow_import_jobs.testing import SimulatorServer  # noqa: E402
 
@@ -59,6 +61,17 @@ def simulator_connections(server: SimulatorServer) -> dict[str, dict[str, Any]]:
             "extra": {"token_url": server.egain_token_url, "scope": "knowledge.contentmgr.manage", "timeout": 5},
         },
     }
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated metadata DB in the test AIRFLOW_HOME (``dag.test()`` needs one)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    airflow = Path(sys.executable).parent / "airflow"
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
 
 
 @pytest.fixture

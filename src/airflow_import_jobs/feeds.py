@@ -37,6 +37,8 @@ Snapshot = ImportJob | ImportJobError
 
 #: Per-job requests in flight at once for one feed (the rate limiter still applies on top).
 MAX_CONCURRENT_REQUESTS = 32
+#: Longest pause between polls while the server keeps failing (unless Retry-After asks for more).
+MAX_BACKOFF = 300.0
 
 
 @dataclass(eq=False)
@@ -75,7 +77,6 @@ class JobFeed:
         self.conn_id = conn_id
         self.hook = hook
         self.subscriptions: set[Subscription] = set()
-        self.backoff = RetryPolicy()
         self._task: asyncio.Task[None] | None = None
         self._errors = 0
         self.ticks = 0
@@ -117,9 +118,10 @@ class JobFeed:
             pause = self.interval
             transient = [s for s in snapshots.values() if isinstance(s, ImportJobError) and s.transient]
             if transient and len(transient) == len(snapshots):
-                # The server is struggling: never poll faster than the interval, and slower
-                # when it asks (Retry-After) or keeps failing.
-                pause = max(pause, self.backoff.pause(self._errors, transient[0]))
+                # The server is struggling: never poll faster than the interval, and back off
+                # exponentially from it (capped at 5 minutes) or as long as Retry-After asks.
+                backoff = RetryPolicy(backoff=pause, backoff_max=max(pause, MAX_BACKOFF))
+                pause = max(pause, backoff.pause(self._errors, transient[0]))
                 self._errors += 1
             else:
                 self._errors = 0

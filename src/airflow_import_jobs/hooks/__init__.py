@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_import_jobs.exceptions import ConfigurationError
 from airflow_import_jobs.hooks.base import ImportJobHook
@@ -36,17 +37,31 @@ def hook_for_connection(conn: Any, *, retry: RetryPolicy | None = None) -> Impor
     return hook
 
 
+def _missing(conn_id: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"Connection {conn_id!r} is not defined: create it in the Airflow UI (Admin > Connections) or set "
+        f"AIRFLOW_CONN_{conn_id.upper()}."
+    )
+
+
 def get_import_hook(conn_id: str, *, retry: RetryPolicy | None = None) -> ImportJobHook:
     """The right hook for a connection, chosen by its type (``milvus``, ``zilliz_cloud``, ``egain``).
 
-    :raises ConfigurationError: the connection's type is not one of ours.
+    :raises ConfigurationError: the connection does not exist or its type is not one of ours.
     """
-    return hook_for_connection(BaseHook.get_connection(conn_id), retry=retry)
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise _missing(conn_id) from None
+    return hook_for_connection(conn, retry=retry)
 
 
 async def aget_import_hook(conn_id: str, *, retry: RetryPolicy | None = None) -> ImportJobHook:
     """Async twin of :func:`get_import_hook` (one asynchronous connection lookup)."""
-    conn = await BaseHook.aget_connection(conn_id)
+    try:
+        conn = await BaseHook.aget_connection(conn_id)
+    except AirflowNotFoundException:
+        raise _missing(conn_id) from None
     hook = hook_class_for(conn)(conn_id=conn.conn_id, retry=retry)
     await hook.ause_connection(conn)
     return hook

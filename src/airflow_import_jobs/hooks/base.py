@@ -128,6 +128,12 @@ class ImportJobHook(BaseHook):
 
     # -- the contract ---------------------------------------------------------------------
 
+    def check_job_id(self, job_id: object) -> str:
+        """``job_id`` if it is well formed for this API; InvalidRequestError (no request made) if not."""
+        self.settings  # noqa: B018 - the protocol comes with the connection
+        assert self._protocol is not None
+        return self._protocol.check_job_id(job_id)
+
     def get_job(self, job_id: str) -> ImportJob:
         """The job's current state and progress.
 

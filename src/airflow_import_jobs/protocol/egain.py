@@ -86,6 +86,10 @@ class EgainProtocol:
     def __repr__(self) -> str:
         return "EgainProtocol()"
 
+    def check_job_id(self, job_id: object) -> str:
+        """``job_id`` if it is a UUID (eGain job IDs are), else InvalidRequestError."""
+        return _check_id(job_id)
+
     def get_job(self, job_id: str) -> Flow[ImportJob]:
         job_id = _check_id(job_id)
         request = HttpRequest(method="GET", url=f"{PREFIX}/import/content/{job_id}/status", endpoint="status")

@@ -87,6 +87,10 @@ class MilvusProtocol:
 
     # -- operations ------------------------------------------------------------------------
 
+    def check_job_id(self, job_id: object) -> str:
+        """``job_id`` if well formed for Milvus (a decimal int64), else InvalidRequestError."""
+        return _check_id(job_id)
+
     def get_job(self, job_id: str) -> Flow[ImportJob]:
         job_id = _check_id(job_id)
         if not self.describe_missing:

@@ -91,8 +91,12 @@ class ZillizCloudProtocol:
 
     # -- operations ------------------------------------------------------------------------
 
+    def check_job_id(self, job_id: object) -> str:
+        """``job_id`` if well formed for Zilliz Cloud, else InvalidRequestError."""
+        return check_job_id(job_id, api=API, pattern=JOB_ID, expected=JOB_ID_EXPECTED)
+
     def get_job(self, job_id: str) -> Flow[ImportJob]:
-        job_id = check_job_id(job_id, api=API, pattern=JOB_ID, expected=JOB_ID_EXPECTED)
+        job_id = self.check_job_id(job_id)
         body = {"clusterId": self._cluster(), "jobId": job_id}
         if not self.get_progress_missing:
             try:
@@ -140,7 +144,7 @@ class ZillizCloudProtocol:
         return job_id
 
     def cancel_job(self, job_id: str) -> Flow[None]:
-        check_job_id(job_id, api=API, pattern=JOB_ID, expected=JOB_ID_EXPECTED)
+        self.check_job_id(job_id)
         yield from refuse(
             UnsupportedOperationError(
                 f"Zilliz Cloud has no API to cancel import job {job_id}; stop it from the console if needed.",

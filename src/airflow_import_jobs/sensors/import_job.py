@@ -92,9 +92,9 @@ class ImportJobSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         try:
-            job_ids = self.job_ids
-            self.hook  # noqa: B018 - a connection of the wrong type fails here, before any request
+            job_ids = [self.hook.check_job_id(job_id) for job_id in self.job_ids]
         except (ValueError, ImportJobError) as error:
+            # Bad input cannot get better with retries: fail now, before any request.
             raise AirflowFailException(str(error)) from None
         if not self.deferrable:
             return super().execute(context)
