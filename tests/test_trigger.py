@@ -278,6 +278,7 @@ def test_serialize_round_trip_has_no_secrets(sim_server: SimulatorServer) -> Non
         "stall_timeout": 60.0,
         "max_consecutive_errors": 4,
         "progress_log_interval": 300.0,
+        "cancel_on_kill": False,
     }
     assert ImportJobTrigger(**kwargs).serialize() == (classpath, kwargs)
     text = json.dumps(kwargs)

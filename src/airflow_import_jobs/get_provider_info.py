@@ -52,6 +52,6 @@ def get_provider_info() -> dict[str, Any]:
         "operators": _modules("operators", "airflow_import_jobs.operators.import_job"),
         "connection-types": [t.provider_info() for t in CONNECTION_TYPES.values()],
         "asset-uris": [
-            {"schemes": ["milvus", "zilliz", "egain"]},
+            {"schemes": ["milvus", "zilliz", "egain"], "handler": "airflow_import_jobs.assets.normalize_uri"},
         ],
     }

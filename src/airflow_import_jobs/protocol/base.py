@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Generic, NoReturn, TypeVar
 
@@ -49,7 +50,8 @@ class HttpRequest:
     endpoint: str
     json: Any = field(default=None, repr=False)
     form: Mapping[str, str] | None = field(default=None, repr=False)
-    headers: tuple[tuple[str, str], ...] = ()
+    #: Out of ``repr``: the engine adds the Authorization header here.
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     #: Safe to send again after it may have reached the server. Creates and starts are not.
     idempotent: bool = True
     #: Whether the connection's credentials go with it (the OAuth token request carries its own).
@@ -110,10 +112,12 @@ def retry_after_seconds(response: HttpResponse) -> float | None:
         pass
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when is None:
         return None
+    if when.tzinfo is None:  # the asctime form carries no zone; HTTP dates are always GMT
+        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, when.timestamp() - response.received_at)
 
 
@@ -136,7 +140,7 @@ def decode_json(response: HttpResponse, api: str) -> Any:
         )
     try:
         return json.loads(response.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
         raise status_error(
             response, api, f"{api} answered HTTP {response.status} with {_describe_body(response)}"
         ) from None

@@ -50,7 +50,7 @@ API = "eGain"
 PREFIX = "/knowledge/contentmgr/v4"
 UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 JOB_ID_EXPECTED = "a UUID such as '7a84b875-6f75-4c7b-b137-0632b62db0bd'"
-SCHEDULE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+SCHEDULE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 DATA_SOURCE_TYPES = ("AWS S3 bucket", "Shared file path")
 OPERATIONS = ("import", "reimport")
 _STORAGE_KEYS = {"access_key": "accessKeyId", "secret_key": "secretAccessKey"}
@@ -158,7 +158,8 @@ def check_start_body(
         )
     if not isinstance(source.get("path"), str) or not source["path"].strip():
         raise InvalidRequestError('request["dataSource"]["path"] is required: the S3 URL or share path.')
-    if credentials and not source.get("credentials"):
+    if credentials and not source.get("credentials") and source["type"] == "AWS S3 bucket":
+        # The extras hold S3 keys: never send them to a shared file path.
         source["credentials"] = dict(credentials)
     if not isinstance(source.get("credentials"), Mapping) or not source["credentials"]:
         raise InvalidRequestError(
@@ -203,7 +204,7 @@ def raise_for_error(response: HttpResponse, *, job_id: str | None = None, action
     code = opt_str(body.get("code"))
     message = opt_str(first(body, "developerMessage", "userMessage", "message", "error_description", "error"))
     cls = _CODE_ERRORS.get(code or "")
-    if cls is None and code and code[:3].isdigit():
+    if cls is None and code and code[:3].isascii() and code[:3].isdigit():
         cls = _status_class(int(code[:3]))
     hint = _HINTS.get(code or "", "")
     subject = f"job {job_id}" if job_id else action

@@ -74,7 +74,12 @@ def records(
     found: Any = next((data[k] for k in keys if k in data), None) or []
     if not isinstance(found, list):
         expect_object(found, api, "the list records", response)
-    return [r for r in found if isinstance(r, dict) and opt_str(r.get("jobId") or r.get("taskId"))]
+    return [r for r in found if isinstance(r, dict) and record_job_id(r)]
+
+
+def record_job_id(record: dict[str, Any]) -> str | None:
+    """A record's job ID (``taskId`` in the legacy v1 API), as text."""
+    return opt_str(record.get("jobId")) or opt_str(record.get("taskId"))
 
 
 def created_job_id(response: HttpResponse, *, api: str, classify: Classifier) -> str:

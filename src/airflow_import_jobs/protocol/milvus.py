@@ -177,12 +177,17 @@ def check_create_body(request: object, *, default_db: str) -> dict[str, Any]:
         if bad:
             key, value = next(iter(bad.items()))
             raise InvalidRequestError(
-                f'request["options"][{key!r}] is {type(value).__name__} {value!r}; Milvus accepts only '
-                f"string values (write {str(value).lower() if isinstance(value, bool) else value!s} as "
-                f'"{str(value).lower() if isinstance(value, bool) else value!s}").'
+                f'request["options"][{key!r}] is {type(value).__name__} {value!r}; Milvus accepts only string '
+                f'values (e.g. {{"{key}": "{_as_option_text(value)}"}}).'
             )
     body.setdefault("dbName", default_db)
     return body
+
+
+def _as_option_text(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "..." if value is None or isinstance(value, (dict, list)) else str(value)
 
 
 # -- responses -------------------------------------------------------------------------------
@@ -202,7 +207,7 @@ def classify(
         return None, ""
     if code == 2100:
         lowered = (message or "").lower()
-        if "not exist" in lowered or "not found" in lowered:
+        if "job" in lowered and ("not exist" in lowered or "not found" in lowered):
             return JobNotFoundError, "finished jobs are deleted after their retention period (3 h by default)"
         if "limit" in lowered:
             return (

@@ -98,15 +98,18 @@ def map_state(table: dict[str, JobState], spelling: object, *, api: str) -> JobS
         state = _FOLDED[id(table)].get(_fold(spelling))
         if state is not None:
             return state
-    key = (api, repr(spelling))
+    shown = repr(spelling)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."  # a hostile value must not flood the log
+    key = (api, shown)
     with _unknown_lock:
         first_time = key not in _unknown_seen
-        _unknown_seen.add(key)
+        if first_time and len(_unknown_seen) < 1000:
+            _unknown_seen.add(key)
     if first_time:
         log.warning(
-            "%s sent job state %r, which this provider does not know; treating it as 'unknown' "
+            "%s sent job state %s, which this provider does not know; treating it as 'unknown' "
             "(not terminal) and waiting on. Please report it.",
             api,
-            spelling,
+            shown,
         )
     return JobState.UNKNOWN

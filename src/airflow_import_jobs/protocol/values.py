@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-_INT_TEXT = re.compile(r"[+-]?\d+")
+_INT_TEXT = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits only, and no 5,000-digit numbers
 
 
 def opt_int(value: Any) -> int | None:
@@ -23,7 +23,7 @@ def opt_int(value: Any) -> int | None:
         return value
     if isinstance(value, float):
         return int(value) if math.isfinite(value) else None
-    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
+    if isinstance(value, str) and len(value) <= 40 and _INT_TEXT.fullmatch(value.strip()):
         return int(value.strip())
     return None
 
@@ -31,7 +31,7 @@ def opt_int(value: Any) -> int | None:
 def percent(value: Any) -> int | None:
     """A progress percentage clamped to 0..100; floats are floored."""
     number = opt_int(value)
-    if number is None and isinstance(value, str):
+    if number is None and isinstance(value, str) and len(value) <= 40:
         try:
             as_float = float(value)
         except ValueError:
@@ -58,27 +58,27 @@ def opt_time(value: Any) -> datetime | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        if not math.isfinite(value) or value <= 0:
-            return None
-        seconds = value / 1000 if value > 1e11 else value  # epoch milliseconds vs seconds
         try:
+            if not math.isfinite(value) or value <= 0 or value > 1e15:
+                return None
+            seconds = value / 1000 if value > 1e11 else value  # epoch milliseconds vs seconds
             return datetime.fromtimestamp(seconds, tz=timezone.utc)
-        except (OverflowError, OSError, ValueError):
+        except (OverflowError, OSError, ValueError):  # ints beyond float range, dates beyond year 9999
             return None
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return opt_time(int(text))
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # garbage, or an offset that leaves the representable range
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 def first(record: dict[str, Any], *keys: str) -> Any:

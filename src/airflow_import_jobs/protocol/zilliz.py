@@ -46,7 +46,7 @@ from airflow_import_jobs.protocol.common import (
     require_text,
 )
 from airflow_import_jobs.protocol.states import ZILLIZ_STATES, map_state
-from airflow_import_jobs.protocol.values import first, opt_int, opt_str, opt_time, percent
+from airflow_import_jobs.protocol.values import opt_int, opt_str, opt_time, percent
 
 API = "Zilliz Cloud"
 PREFIX = "/v2/vectordb/jobs/import"
@@ -224,7 +224,7 @@ def parse_progress(response: HttpResponse, *, job_id: str, endpoint: str = "getP
 def job_from_record(record: dict[str, Any], *, job_id: str | None = None) -> ImportJob:
     state = map_state(ZILLIZ_STATES, record.get("state"), api=API)
     return ImportJob(
-        job_id=opt_str(first(record, "jobId", "taskId")) or job_id or "",
+        job_id=envelope.record_job_id(record) or job_id or "",
         backend="zilliz_cloud",
         state=state,
         progress=default_progress(state, percent(record.get("progress"))),

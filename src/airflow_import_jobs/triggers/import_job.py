@@ -47,6 +47,8 @@ class ImportJobTrigger(BaseTrigger):
     :param stall_timeout: Seconds without any progress change before yielding ``stalled``. Optional.
     :param max_consecutive_errors: Transient failures in a row tolerated before yielding ``error``.
     :param progress_log_interval: While nothing changes, repeat the progress line this often (seconds).
+    :param cancel_on_kill: Cancel (eGain) or abort (Milvus) the jobs when a user kills the waiting
+        task (Airflow 3.3+ calls the trigger's ``on_kill``). Default False.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class ImportJobTrigger(BaseTrigger):
         stall_timeout: float | None = None,
         max_consecutive_errors: int = 10,
         progress_log_interval: float = 300.0,
+        cancel_on_kill: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(conn_id, str) or not conn_id:
@@ -78,6 +81,7 @@ class ImportJobTrigger(BaseTrigger):
         self.stall_timeout = check_positive("stall_timeout", stall_timeout, allow_none=True)
         self.max_consecutive_errors = max_consecutive_errors
         self.progress_log_interval = check_positive("progress_log_interval", progress_log_interval)
+        self.cancel_on_kill = bool(cancel_on_kill)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Plain JSON kwargs: IDs, numbers and the connection's ID — never a credential."""
@@ -91,6 +95,7 @@ class ImportJobTrigger(BaseTrigger):
                 "stall_timeout": self.stall_timeout,
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "progress_log_interval": self.progress_log_interval,
+                "cancel_on_kill": self.cancel_on_kill,
             },
         )
 
@@ -142,6 +147,27 @@ class ImportJobTrigger(BaseTrigger):
             if ended is not None:
                 return ended
             subscription.done_with(job.job_id for job in jobs if job.state.is_terminal)
+
+    async def on_kill(self) -> None:
+        """A user killed the waiting task: cancel the remote jobs where asked and the API can."""
+        if not self.cancel_on_kill:
+            return
+        from airflow_import_jobs.hooks import aget_import_hook
+
+        try:
+            hook = await aget_import_hook(self.conn_id)
+        except ImportJobError as error:
+            self.log.warning("Could not cancel %s: %s", ", ".join(self.job_ids), error)
+            return
+        try:
+            for job_id in self.job_ids:
+                try:
+                    await hook.acancel_job(job_id)
+                    self.log.info("Cancelled job %s because the task was killed.", job_id)
+                except ImportJobError as error:
+                    self.log.warning("Could not cancel job %s: %s", job_id, error)
+        finally:
+            await hook.aclose()
 
     def _jobs(self, latest: dict[str, ImportJob]) -> list[ImportJob]:
         return [latest[job_id] for job_id in self.job_ids if job_id in latest]
