@@ -31,8 +31,8 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 install: $(VENV)/.synced
 
 lint: install
-	$(UV) run --frozen ruff check src tests
-	$(UV) run --frozen ruff format --check src tests
+	$(UV) run --frozen ruff check src tests example_dags
+	$(UV) run --frozen ruff format --check src tests example_dags
 
 typecheck: install
 	$(UV) run --frozen mypy

@@ -15,8 +15,16 @@ _HOME = tempfile.mkdtemp(prefix="aij-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
-DAGS_FOLDER = os.path.join(os.path.dirname(__file__), "dags")
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", DAGS_FOLDER)
+# dag.test() serializes DAGs through the dags-folder bundle: the test DAGs and the shipped example
+# DAGs are linked into one folder, and tests load them from there.
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DAGS_FOLDER = os.path.join(_HOME, "dags")
+os.makedirs(DAGS_FOLDER, exist_ok=True)
+for _folder in (os.path.join(_REPO, "tests", "dags"), os.path.join(_REPO, "example_dags")):
+    for _name in os.listdir(_folder):
+        if _name.endswith(".py") and not _name.startswith("_"):
+            os.symlink(os.path.join(_folder, _name), os.path.join(DAGS_FOLDER, _name))
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS_FOLDER
 
 from airflow_import_jobs.testing import SimulatorServer  # noqa: E402
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from airflow_import_jobs.models import ImportJob, JobState
 from airflow_import_jobs.sensors.import_job import ImportJobSensor
 from airflow_import_jobs.testing import Lifecycle, SimulatorServer
 from airflow_import_jobs.waiting import Outcome
-from tests.conftest import EGAIN, MILVUS, set_connection
+from tests.conftest import DAGS_FOLDER, EGAIN, MILVUS, set_connection
 
 MODES = ["sensor_poke", "sensor_reschedule", "sensor_deferrable"]
 
@@ -29,9 +30,9 @@ def run_dag(dag_id: str, **conf: Any) -> tuple[str, Any]:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    from tests.dags import sensor_dags
+    from tests.test_example_dags import load_dag_module
 
-    dag = getattr(sensor_dags, dag_id)
+    dag = getattr(load_dag_module(Path(DAGS_FOLDER) / "sensor_dags.py"), dag_id)
     run = dag.test(run_conf=conf)
     with create_session() as session:
         row = (

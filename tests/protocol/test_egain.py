@@ -348,6 +348,7 @@ BAD_START: list[tuple[str, Any, bool, str]] = [
     ("type-missing", {"dataSource": {"path": "s3://b"}}, False, "type"),
     ("path-missing", {"dataSource": {"type": "AWS S3 bucket"}}, False, "path"),
     ("path-blank", {"dataSource": {"type": "Shared file path", "path": " "}}, False, "path"),
+    ("s3-region-missing", {"dataSource": {k: v for k, v in SOURCE.items() if k != "region"}}, False, "region"),
     ("bad-operation", {"dataSource": SOURCE, "operation": "delete"}, False, "reimport"),
     ("schedule-no-millis", {"dataSource": SOURCE, "scheduleTime": {"date": "2026-03-01T10:00:00Z"}}, False,
      "YYYY-MM-DDTHH:MM:SS.mmmZ"),

@@ -158,6 +158,8 @@ def check_start_body(
         )
     if not isinstance(source.get("path"), str) or not source["path"].strip():
         raise InvalidRequestError('request["dataSource"]["path"] is required: the S3 URL or share path.')
+    if source["type"] == "AWS S3 bucket" and (not isinstance(source.get("region"), str) or not source["region"]):
+        raise InvalidRequestError('request["dataSource"]["region"] is required for an S3 bucket, e.g. "us-east-1".')
     if credentials and not source.get("credentials") and source["type"] == "AWS S3 bucket":
         # The extras hold S3 keys: never send them to a shared file path.
         source["credentials"] = dict(credentials)

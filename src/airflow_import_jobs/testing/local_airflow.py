@@ -211,6 +211,11 @@ class LocalAirflow:
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
                 "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "300",
                 "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+                # The task supervisor notices its task's exit only at its next heartbeat tick (default 5 s).
+                # A trigger that fires sooner than that after defer() races the executor's "success" event
+                # of the deferring try, and Airflow 3.3.2 can then fail the resumed task ("state changed
+                # externally"). 1 s narrows that window and makes every task report back sooner.
+                "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
                 "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
@@ -396,15 +401,45 @@ class LocalAirflow:
     def _run_path(self, dag_id: str, run_id: str) -> str:
         return f"/api/v2/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}"
 
+    def dags(self) -> list[dict[str, Any]]:
+        """Every DAG the dag-processor has parsed so far, as API records (``dag_id``, ``tags``, ...)."""
+        dags: list[dict[str, Any]] = self.api("GET", "/api/v2/dags", params={"limit": 100})["dags"]
+        return dags
+
     def dag_ids(self) -> list[str]:
-        """Every DAG the dag-processor has parsed so far."""
-        body = self.api("GET", "/api/v2/dags", params={"limit": 100})
-        return [d["dag_id"] for d in body["dags"]]
+        """The IDs of every DAG parsed so far."""
+        return [d["dag_id"] for d in self.dags()]
 
     def import_errors(self) -> list[dict[str, Any]]:
         """DAG files that failed to parse (``filename``, ``stack_trace``)."""
         errors: list[dict[str, Any]] = self.api("GET", "/api/v2/importErrors")["import_errors"]
         return errors
+
+    def _relative(self, path: str) -> str:
+        candidate = Path(path)
+        if candidate.is_absolute():
+            with contextlib.suppress(ValueError):
+                return candidate.resolve().relative_to(self.dags_folder).as_posix()
+        return candidate.as_posix()
+
+    def wait_for_dag_files(self, timeout: float = 90.0) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Wait until every Python file in the DAGs folder that may hold a DAG (Airflow's heuristic:
+        it mentions both "airflow" and "dag") has been parsed into DAGs or an import error; returns
+        ``(dags, import_errors)``."""
+        expected = set()
+        for path in self.dags_folder.rglob("*.py"):
+            text = path.read_bytes().lower()
+            if b"airflow" in text and b"dag" in text:
+                expected.add(path.relative_to(self.dags_folder).as_posix())
+
+        def check() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+            self.check_alive()
+            dags, errors = self.dags(), self.import_errors()
+            seen = {self._relative(d.get("relative_fileloc") or d["fileloc"]) for d in dags}
+            seen |= {self._relative(e["filename"]) for e in errors}
+            return (dags, errors) if expected <= seen else None
+
+        return _poll(f"{len(expected)} DAG file(s) in {self.dags_folder} to be parsed", timeout, check)
 
     def wait_for_dags(self, min_count: int = 1, timeout: float = 60.0, settle: float = 0.0) -> list[str]:
         """Wait until at least ``min_count`` DAGs are parsed (and, with ``settle``, the list stops growing)."""
@@ -468,8 +503,11 @@ class LocalAirflow:
         tis: list[dict[str, Any]] = body["task_instances"]
         return tis
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
-        """One try's full task log as text: one line per record, extra fields as ``key=value``."""
+    def task_log_records(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1
+    ) -> list[dict[str, Any]]:
+        """One try's full task log as structured records (``timestamp``, ``level``, ``logger``,
+        ``event``, extras), from the task file and, for a deferred task, the triggerer's file."""
         path = f"{self._run_path(dag_id, run_id)}/taskInstances/{self._q(task_id)}/logs/{try_number}"
         body = self.api(
             "GET",
@@ -477,7 +515,12 @@ class LocalAirflow:
             params={"full_content": "true", "map_index": map_index},
             headers={"Accept": "application/json"},
         )
-        return "\n".join(format_log_record(record) for record in body.get("content", []))
+        return [r if isinstance(r, dict) else {"event": str(r)} for r in body.get("content", [])]
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
+        """One try's full task log as text: one line per record (see :func:`format_log_record`)."""
+        records = self.task_log_records(dag_id, run_id, task_id, try_number, map_index)
+        return "\n".join(format_log_record(record) for record in records)
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
         """An XCom value as stored (JSON), e.g. a task's return value."""
@@ -610,12 +653,15 @@ class SimulatorProcess:
         return body
 
 
-def simulator_connections(info: Mapping[str, Any], conn_ids: Mapping[str, str]) -> dict[str, str]:
+def simulator_connections(
+    info: Mapping[str, Any], conn_ids: Mapping[str, str], extra: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` variables (JSON form) pointing at a simulator described by ``info``.
 
     :param info: what ``python -m airflow_import_jobs.testing.simulator --json`` printed
         (:attr:`SimulatorProcess.info`).
     :param conn_ids: backend (``milvus``, ``zilliz``, ``egain``) to connection ID.
+    :param extra: more extras for every connection (e.g. ``storage_access_key``).
     """
     milvus, zilliz, egain = info["milvus"], info["zilliz"], info["egain"]
     user, _, password = str(milvus["token"]).partition(":")
@@ -646,6 +692,8 @@ def simulator_connections(info: Mapping[str, Any], conn_ids: Mapping[str, str]) 
     unknown = set(conn_ids) - set(fields)
     if unknown:
         raise ValueError(f"unknown backends {sorted(unknown)}; use milvus, zilliz or egain")
+    for conn in fields.values():
+        conn["extra"].update(extra or {})
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(fields[backend]) for backend, conn_id in conn_ids.items()}
 
 
@@ -656,15 +704,24 @@ def local_stack(
     conn_ids: Mapping[str, str],
     *,
     job_duration: float = 30.0,
-    admin_password: str | None = None,
+    conn_extra: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    port: int | None = None,
+    admin_password: str | None = None,
 ) -> Iterator[tuple[SimulatorProcess, LocalAirflow]]:
-    """The simulator and a LocalAirflow whose connections ``conn_ids`` point at it, under ``directory``."""
+    """The simulator and a LocalAirflow whose connections ``conn_ids`` point at it, all under ``directory``.
+
+    :param job_duration: seconds a job created through the simulated APIs takes.
+    :param conn_extra: extras added to every connection.
+    :param env: more environment for Airflow (overrides the connections).
+    """
     root = Path(directory)
     with SimulatorProcess(root / "simulator", duration=job_duration) as sim:
         # The simulator's Milvus password is Milvus's default, "Milvus": Airflow's secret masker would
         # then print every "Milvus" in a task log as "***".
         sim.configure(milvus_password=secrets.token_urlsafe(12))
-        extra = {**simulator_connections(sim.info, conn_ids), **(env or {})}
-        with LocalAirflow(root / "airflow", dags_folder, env=extra, admin_password=admin_password) as airflow:
+        extra = {**simulator_connections(sim.info, conn_ids, conn_extra), **(env or {})}
+        with LocalAirflow(
+            root / "airflow", dags_folder, env=extra, port=port, admin_password=admin_password
+        ) as airflow:
             yield sim, airflow

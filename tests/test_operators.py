@@ -1,0 +1,224 @@
+"""ListImportJobsOperator and StartImportJobOperator against the simulator, for all three APIs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+from structlog.testing import capture_logs
+
+from airflow_import_jobs.models import JobState
+from airflow_import_jobs.operators.import_job import (
+    ListImportJobsOperator,
+    StartImportJobOperator,
+    jobs_table,
+    normalize_states,
+)
+from airflow_import_jobs.testing import Fault, Lifecycle, SimulatorServer
+from tests.conftest import DAGS_FOLDER, EGAIN, MILVUS, ZILLIZ
+from tests.test_example_dags import load_dag_module, task_states
+
+MILVUS_REQUEST = {"collectionName": "medium_articles", "files": [["a.parquet"]]}
+EGAIN_SOURCE = {
+    "type": "AWS S3 bucket",
+    "path": "s3://bucket/kb",
+    "region": "us-east-1",
+    "credentials": {"accessKeyId": "AKIA-TEST", "secretAccessKey": "CANARY-storage-secret"},
+}
+
+
+def run_dag(dag_id: str, **conf: Any) -> Any:
+    dag = getattr(load_dag_module(Path(DAGS_FOLDER) / "operator_dags.py"), dag_id)
+    return dag.test(run_conf=conf)
+
+
+# -- ListImportJobsOperator ----------------------------------------------------------------
+
+
+def test_list_filters_by_state(sim_server: SimulatorServer) -> None:
+    done = sim_server.sim.add_milvus_job(lifecycle=Lifecycle(steps=0))
+    running = sim_server.sim.add_milvus_job(lifecycle=Lifecycle(steps=50))
+    sim_server.sim.add_milvus_job(lifecycle=Lifecycle(steps=50))  # first read: pending
+    op = ListImportJobsOperator(task_id="list", conn_id=MILVUS, states=["completed", JobState.RUNNING])
+    result = op.execute({})  # type: ignore[arg-type]
+    assert {job["job_id"] for job in result} <= {done, running}
+    assert done in {job["job_id"] for job in result}
+    assert all(job["state"] in ("completed", "running") for job in result)
+
+
+def test_list_zilliz_walks_every_page(sim_server: SimulatorServer) -> None:
+    ids = {sim_server.sim.add_zilliz_job(collection_name="medium_articles") for _ in range(120)}
+    result = ListImportJobsOperator(task_id="list", conn_id=ZILLIZ, collection_name="medium_articles").execute({})  # type: ignore[arg-type]
+    assert {job["job_id"] for job in result} == ids
+
+
+def test_list_egain_fails_clearly_without_a_request(sim_server: SimulatorServer) -> None:
+    with pytest.raises(AirflowFailException, match="no endpoint that lists import jobs"):
+        ListImportJobsOperator(task_id="list", conn_id=EGAIN).execute({})  # type: ignore[arg-type]
+    assert sim_server.sim.counters()["total"] == 0
+
+
+def test_list_rejects_unknown_states_at_parse_time() -> None:
+    with pytest.raises(ValueError, match=r"'runing'.*valid states: pending, running, completed"):
+        ListImportJobsOperator(task_id="list", conn_id=MILVUS, states=["runing"])
+    assert normalize_states("Running") == {JobState.RUNNING}
+    assert normalize_states(None) is None
+
+
+def test_jobs_table_is_aligned(sim_server: SimulatorServer) -> None:
+    from airflow_import_jobs.hooks import MilvusImportHook
+
+    sim_server.sim.add_milvus_job(collection_name="docs")
+    lines = jobs_table(MilvusImportHook(conn_id=MILVUS).list_jobs()).splitlines()
+    assert lines[0].split() == ["job_id", "state", "progress", "collection", "rows"]
+    assert len({line.index("state") if i == 0 else len(line.split()[0]) for i, line in enumerate(lines)}) >= 1
+
+
+# -- StartImportJobOperator ----------------------------------------------------------------
+
+
+def test_start_without_waiting_returns_the_job_id(sim_server: SimulatorServer) -> None:
+    op = StartImportJobOperator(task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST, wait_for_completion=False)
+    job_id = op.execute({})  # type: ignore[arg-type]
+    assert sim_server.sim.job(job_id).request_body is not None
+    assert sim_server.sim.counters()["milvus.create"] == 1
+
+
+@pytest.mark.parametrize(
+    ("conn_id", "request_body", "match"),
+    [
+        (MILVUS, {"files": [["a.parquet"]]}, "collectionName"),
+        (MILVUS, {"collectionName": "c"}, "files"),
+        (MILVUS, {"collectionName": "c", "files": [["a"]], "options": {"timeout": 300}}, "only string"),
+        (MILVUS, {"collectionName": "c", "files": [["f"]] * 1025}, "at most 1024"),
+        (ZILLIZ, {"collectionName": "c"}, "objectUrls"),
+        (
+            EGAIN,
+            {"dataSource": {**EGAIN_SOURCE}, "scheduleTime": {"date": "2026-03-01 10:00"}},
+            "YYYY-MM-DDTHH:MM:SS.mmmZ",
+        ),
+        (EGAIN, {"dataSource": {"type": "FTP", "path": "x"}}, "must be one of"),
+        (MILVUS, "not a dict", "must be a dict"),
+    ],
+)
+def test_start_validates_before_sending(
+    sim_server: SimulatorServer, conn_id: str, request_body: Any, match: str
+) -> None:
+    op = StartImportJobOperator(task_id="start", conn_id=conn_id, request=request_body, wait_for_completion=False)
+    with pytest.raises(AirflowFailException, match=match):
+        op.execute({})  # type: ignore[arg-type]
+    assert sim_server.sim.counters()["total"] == 0
+
+
+def test_start_and_wait_returns_final_job(sim_server: SimulatorServer) -> None:
+    op = StartImportJobOperator(
+        task_id="start", conn_id=EGAIN, request={"dataSource": EGAIN_SOURCE}, poll_interval=0.05
+    )
+    result = op.execute({})  # type: ignore[arg-type]
+    assert result["state"] == "completed"
+    assert result["backend"] == "egain"
+
+
+def test_validation_with_errors_is_a_gate(sim_server: SimulatorServer) -> None:
+    sim_server.sim.queue_lifecycle("egain", Lifecycle(steps=1, errors=3))
+    op = StartImportJobOperator(
+        task_id="validate",
+        conn_id=EGAIN,
+        request={"dataSource": EGAIN_SOURCE},
+        validate_only=True,
+        fail_on_errors=True,
+        poll_interval=0.05,
+    )
+    with pytest.raises(AirflowFailException, match=r"validation job .* finished with 3 error\(s\)"):
+        op.execute({})  # type: ignore[arg-type]
+
+
+def test_validate_only_is_refused_outside_egain(sim_server: SimulatorServer) -> None:
+    op = StartImportJobOperator(task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST, validate_only=True)
+    with pytest.raises(AirflowFailException, match="validate_only is an eGain feature"):
+        op.execute({})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("conn_id", "flag"), [(MILVUS, "aborted"), (EGAIN, "cancelled")])
+def test_on_kill_cancels_the_remote_job(sim_server: SimulatorServer, conn_id: str, flag: str) -> None:
+    request = MILVUS_REQUEST if conn_id == MILVUS else {"dataSource": EGAIN_SOURCE}
+    op = StartImportJobOperator(task_id="start", conn_id=conn_id, request=request, wait_for_completion=False)
+    job_id = op.execute({})  # type: ignore[arg-type]
+    op.on_kill()
+    assert getattr(sim_server.sim.job(job_id), flag)
+
+
+def test_on_kill_respects_cancel_on_kill_false(sim_server: SimulatorServer) -> None:
+    op = StartImportJobOperator(
+        task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST, wait_for_completion=False, cancel_on_kill=False
+    )
+    job_id = op.execute({})  # type: ignore[arg-type]
+    op.on_kill()
+    assert not sim_server.sim.job(job_id).aborted  # type: ignore[attr-defined]
+
+
+def test_trigger_timeout_cancels_then_raises(sim_server: SimulatorServer) -> None:
+    job_id = sim_server.sim.add_milvus_job(lifecycle=Lifecycle(outcome="stall"))
+    op = StartImportJobOperator(task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST)
+    event = {"status": "timeout", "jobs": [], "message": "Timed out waiting for it."}
+    with pytest.raises(AirflowSensorTimeout, match="Timed out"):
+        op.execute_complete({}, event, job_id=job_id)  # type: ignore[arg-type]
+    assert sim_server.sim.job(job_id).aborted  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_retry_reuses_the_job_the_first_try_started(sim_server: SimulatorServer) -> None:
+    sim = sim_server.sim
+    sim.queue_lifecycle("milvus", Lifecycle(steps=4))
+    # The first try's first poll is refused for good (HTTP 401): that try fails after the start.
+    sim.inject("milvus", Fault(kind="status", status=401, code=1800, message="auth"), count=1, endpoint="describe")
+    run = run_dag("op_start_retry", conn_id=MILVUS, request=MILVUS_REQUEST)
+    assert str(run.state) == "success", task_states(run)
+    assert sim.counters()["milvus.create"] == 1  # no second job
+    from airflow.sdk import Variable
+
+    assert not [k for k in _variable_keys() if k.startswith("airflow_import_jobs.start.")]  # cleaned up
+    assert Variable  # imported for the cleanup check above
+
+
+def _variable_keys() -> list[str]:
+    from airflow.models import Variable as VariableModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return [v.key for v in session.query(VariableModel).all()]
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_deferrable_start_emits_an_asset_event(sim_server: SimulatorServer) -> None:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    run = run_dag("op_start_deferrable", conn_id=MILVUS, request=MILVUS_REQUEST)
+    assert str(run.state) == "success", task_states(run)
+    uri = f"milvus://127.0.0.1:{sim_server.port}/default/medium_articles"
+    with create_session() as session:
+        events = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri == uri, AssetEvent.source_run_id == run.run_id)
+            .all()
+        )
+        assert len(events) == 1
+        extra = events[0].extra
+    assert extra["backend"] == "milvus"
+    assert len(extra["job_ids"]) == 1
+    assert extra["imported_rows"] == 1000
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_execution_timeout_cancels_the_job(sim_server: SimulatorServer) -> None:
+    sim_server.sim.queue_lifecycle("milvus", Lifecycle(outcome="stall"))
+    with capture_logs():
+        run = run_dag("op_start_timeout", conn_id=MILVUS, request=MILVUS_REQUEST)
+    assert str(run.state) == "failed"
+    jobs = sim_server.sim.jobs("milvus")
+    assert len(jobs) == 1
+    assert jobs[0].aborted  # type: ignore[attr-defined]
