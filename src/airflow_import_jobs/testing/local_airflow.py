@@ -522,6 +522,25 @@ class LocalAirflow:
         records = self.task_log_records(dag_id, run_id, task_id, try_number, map_index)
         return "\n".join(format_log_record(record) for record in records)
 
+    def create_connection(self, conn_id: str, fields: Mapping[str, Any]) -> None:
+        """Store a connection in the metadata DB (so the UI lists it and its Test button works);
+        ``fields`` as in the JSON ``AIRFLOW_CONN_*`` form (``conn_type``, ``host``, ``extra`` dict, ...).
+        An ``AIRFLOW_CONN_*`` variable of the same ID still wins for tasks."""
+        body = {k: v for k, v in fields.items() if k in ("conn_type", "host", "login", "password", "port", "schema")}
+        body["connection_id"] = conn_id
+        if "extra" in fields:
+            extra = fields["extra"]
+            body["extra"] = extra if isinstance(extra, str) else json.dumps(extra)
+        self.api("POST", "/api/v2/connections", body)
+
+    def env_connections(self) -> dict[str, dict[str, Any]]:
+        """The JSON-form ``AIRFLOW_CONN_*`` connections given in ``env``, by connection ID."""
+        out: dict[str, dict[str, Any]] = {}
+        for key, value in self.env.items():
+            if key.startswith("AIRFLOW_CONN_") and value.lstrip().startswith("{"):
+                out[key.removeprefix("AIRFLOW_CONN_").lower()] = json.loads(value)
+        return out
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
         """An XCom value as stored (JSON), e.g. a task's return value."""
         path = f"{self._run_path(dag_id, run_id)}/taskInstances/{self._q(task_id)}/xcomEntries/{self._q(key)}"
