@@ -10,7 +10,6 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, task
-from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_import_jobs.operators.import_job import ListImportJobsOperator, StartImportJobOperator
 from airflow_import_jobs.sensors.import_job import ImportJobSensor
@@ -41,23 +40,20 @@ with DAG(
     )
     # [END howto_list_running_jobs]
 
-    @task
-    def job_ids(jobs: list[dict[str, Any]]) -> list[str]:
-        if not jobs:
-            raise AirflowSkipException("No import is running: nothing to wait for.")
-        return [job["job_id"] for job in jobs]
+    @task.short_circuit
+    def any_running(jobs: list[dict[str, Any]]) -> bool:
+        """Skip the wait when nothing is running."""
+        return bool(jobs)
 
     # [START howto_wait_for_jobs]
     wait = ImportJobSensor(
         task_id="wait_for_running",
         conn_id="zilliz_cloud_default",
-        job_id="{{ ti.xcom_pull(task_ids='job_ids') }}",
+        job_id="{{ ti.xcom_pull(task_ids='list_running') | map(attribute='job_id') | list }}",
         deferrable=True,
         poke_interval=2,
         timeout=3600,
     )
     # [END howto_wait_for_jobs]
 
-    ids = job_ids(running.output)
-    start >> running
-    ids >> wait
+    start >> running >> any_running(running.output) >> wait

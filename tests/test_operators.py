@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 from structlog.testing import capture_logs
 
+from airflow_import_jobs._compat import AirflowFailException, AirflowSensorTimeout
 from airflow_import_jobs.models import JobState
 from airflow_import_jobs.operators.import_job import (
     ListImportJobsOperator,

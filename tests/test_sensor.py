@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import (
+
+from airflow_import_jobs._compat import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
     TaskDeferred,
 )
-
 from airflow_import_jobs.models import ImportJob, JobState
 from airflow_import_jobs.sensors.import_job import ImportJobSensor
 from airflow_import_jobs.testing import Lifecycle, SimulatorServer

@@ -2,13 +2,44 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-try:  # Airflow >= 3.2: the Task SDK owns the exception hierarchy.
-    from airflow.sdk.exceptions import AirflowException
+try:  # Airflow >= 3.2
+    from airflow.sdk import conf
 except ImportError:  # pragma: no cover - Airflow 3.1
-    from airflow.exceptions import AirflowException  # type: ignore[attr-defined,unused-ignore]
+    from airflow.configuration import conf  # type: ignore[attr-defined,no-redef,assignment,unused-ignore]
+
+
+def _exception(name: str) -> Any:
+    # Airflow >= 3.2: the Task SDK owns the exception hierarchy; 3.1 keeps it in airflow.exceptions.
+    for module in ("airflow.sdk.exceptions", "airflow.exceptions"):
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+    raise ImportError(f"Airflow provides no {name}")  # pragma: no cover
+
+
+if TYPE_CHECKING:  # type-check against the newest layout
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowNotFoundException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        AirflowTaskTimeout,
+        TaskDeferred,
+    )
+else:
+    AirflowException = _exception("AirflowException")
+    AirflowFailException = _exception("AirflowFailException")
+    AirflowNotFoundException = _exception("AirflowNotFoundException")
+    AirflowSensorTimeout = _exception("AirflowSensorTimeout")
+    AirflowSkipException = _exception("AirflowSkipException")
+    AirflowTaskTimeout = _exception("AirflowTaskTimeout")
+    TaskDeferred = _exception("TaskDeferred")
 
 try:
     from airflow.sdk.log import mask_secret as _mask_secret
@@ -50,4 +81,16 @@ def mask_locally(value: str) -> None:
         _mask_locally(value)
 
 
-__all__ = ["AirflowException", "amask_secrets", "mask_locally", "mask_secrets"]
+__all__ = [
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowNotFoundException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "AirflowTaskTimeout",
+    "TaskDeferred",
+    "amask_secrets",
+    "conf",
+    "mask_locally",
+    "mask_secrets",
+]

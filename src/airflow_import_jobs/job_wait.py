@@ -14,8 +14,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, AssetAlias
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
+from airflow_import_jobs._compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+)
 from airflow_import_jobs.assets import IMPORT_JOBS_ALIAS, asset_uri, event_extra
 from airflow_import_jobs.exceptions import ImportJobError
 from airflow_import_jobs.hooks import ImportJobHook, get_import_hook

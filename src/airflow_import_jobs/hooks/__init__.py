@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
 
+from airflow_import_jobs._compat import AirflowNotFoundException
 from airflow_import_jobs.exceptions import ConfigurationError
 from airflow_import_jobs.hooks.base import ImportJobHook
 from airflow_import_jobs.hooks.egain import EgainImportHook

@@ -202,11 +202,58 @@ class ImportJobHook(BaseHook):
         if self._transport is not None:
             await self._transport.aclose()
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Form layout for Airflow versions before 3.2 (newer UIs read the provider metadata)."""
-        behaviour: dict[str, Any] = cls.connection_type.provider_info()["ui-field-behaviour"]
-        return behaviour
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "connection_type" in cls.__dict__ and CLASSIC_FORM_METHODS:
+            # Airflow 3.1 builds the connection form from these classmethods, looked up in each hook
+            # class's own __dict__; 3.2+ reads the declarative provider metadata instead.
+            for name, method in (
+                ("get_ui_field_behaviour", _classic_field_behaviour),
+                ("get_connection_form_widgets", _classic_form_widgets),
+            ):
+                setattr(cls, name, classmethod(method))
+
+
+def _airflow_before_3_2() -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(part) for part in version("apache-airflow-core").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) < (3, 2)
+
+
+CLASSIC_FORM_METHODS = _airflow_before_3_2()
+
+
+def _classic_field_behaviour(cls: type[ImportJobHook]) -> dict[str, Any]:
+    spec = cls.connection_type
+    return {
+        "hidden_fields": list(spec.hidden_fields),
+        "relabeling": dict(spec.relabeling),
+        "placeholders": dict(spec.placeholders),
+    }
+
+
+def _classic_form_widgets(cls: type[ImportJobHook]) -> dict[str, Any]:
+    from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import BooleanField, PasswordField, StringField
+
+    widgets: dict[str, Any] = {}
+    for extra in cls.connection_type.extras:
+        label = lazy_gettext(extra.label)
+        if extra.type == "boolean":
+            widgets[extra.name] = BooleanField(label, description=extra.description, default=bool(extra.default))
+        elif extra.secret:
+            widgets[extra.name] = PasswordField(label, widget=BS3PasswordFieldWidget(), description=extra.description)
+        else:
+            default = None if extra.default is None else str(extra.default)
+            widgets[extra.name] = StringField(
+                label, widget=BS3TextFieldWidget(), description=extra.description, default=default
+            )
+    return widgets
 
 
 def _auth(settings: ConnectionSettings) -> Auth | None:

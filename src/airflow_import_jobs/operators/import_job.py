@@ -10,10 +10,9 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
+from airflow.sdk import BaseOperator
 
-from airflow_import_jobs._compat import mask_secrets
+from airflow_import_jobs._compat import AirflowException, AirflowFailException, AirflowTaskTimeout, conf, mask_secrets
 from airflow_import_jobs.exceptions import (
     ImportJobError,
     InvalidRequestError,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_import_jobs._compat import conf
 from airflow_import_jobs.job_wait import JobWaitMixin, asset_alias, backstop, normalize_job_ids
 from airflow_import_jobs.triggers.import_job import check_positive
 from airflow_import_jobs.waiting import Outcome

@@ -200,7 +200,7 @@ class LocalAirflow:
                 # One set of keys for every component: tokens the scheduler signs must verify in the api-server.
                 "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
                 "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
                 "AIRFLOW__API__HOST": LOOPBACK,
                 "AIRFLOW__API__PORT": str(self.port),
                 "AIRFLOW__API__BASE_URL": self.url,
@@ -324,15 +324,15 @@ class LocalAirflow:
     def stop(self) -> None:
         """Stop every component (SIGTERM to its process group, SIGKILL after ``stop_timeout``). Idempotent."""
         atexit.unregister(self.stop)
+        if self._client is not None:  # an idle keep-alive connection would hold up the api-server's exit
+            self._client.close()
+            self._client = None
         # The api-server goes last: the others talk to it while they shut down.
         procs = [p for n, p in self.processes.items() if n != "api-server"]
         stop_processes(procs, self.stop_timeout)
         if "api-server" in self.processes:
             stop_processes([self.processes["api-server"]], self.stop_timeout)
         self.processes.clear()
-        if self._client is not None:
-            self._client.close()
-            self._client = None
         for handle in self._log_files:
             handle.close()
         self._log_files.clear()
