@@ -235,6 +235,21 @@ def _lookup(sim: Simulator, job_id: str, now: float) -> MilvusJob | None:
     return job
 
 
+def _find_job(sim: Simulator, request: SimRequest, body: dict[str, Any]) -> tuple[MilvusJob, float] | Reply:
+    """The job a describe/commit/abort request names (and the time it was read), or the error reply."""
+    job_id, bad = _job_id(body)
+    if bad is not None:
+        return bad
+    _, denied = _database(sim, request, body)
+    if denied is not None:
+        return denied
+    now = sim.now()
+    job = _lookup(sim, job_id, now)
+    if job is None:
+        return _not_exist(job_id)
+    return job, now
+
+
 def _not_exist(job_id: str) -> Reply:
     return _import_failed(f"import job does not exist, jobID={job_id}")
 
@@ -332,16 +347,10 @@ def _details(sim: Simulator, job: MilvusJob, view: View, now: float) -> list[dic
 
 
 def _describe(sim: Simulator, request: SimRequest, body: dict[str, Any]) -> Reply:
-    job_id, bad = _job_id(body)
-    if bad is not None:
-        return bad
-    _, denied = _database(sim, request, body)
-    if denied is not None:
-        return denied
-    now = sim.now()
-    job = _lookup(sim, job_id, now)
-    if job is None:
-        return _not_exist(job_id)
+    found = _find_job(sim, request, body)
+    if isinstance(found, Reply):
+        return found
+    job, now = found
     view = _read(sim, job, now)
     imported, total = _rows(job, view)
     data: dict[str, Any] = {
@@ -394,19 +403,13 @@ def _list(sim: Simulator, request: SimRequest, body: dict[str, Any]) -> Reply:
 
 
 def _commit(sim: Simulator, request: SimRequest, body: dict[str, Any]) -> Reply:
-    job_id, bad = _job_id(body)
-    if bad is not None:
-        return bad
-    _, denied = _database(sim, request, body)
-    if denied is not None:
-        return denied
-    now = sim.now()
-    job = _lookup(sim, job_id, now)
-    if job is None:
-        return _not_exist(job_id)
+    found = _find_job(sim, request, body)
+    if isinstance(found, Reply):
+        return found
+    job, now = found
     view = _view(sim, job, now)
     if view.phase is not Phase.UNCOMMITTED or job.committed:
-        return _import_failed(f"import job {job_id} is {view.state}, only an Uncommitted job can be committed")
+        return _import_failed(f"import job {job.job_id} is {view.state}, only an Uncommitted job can be committed")
     job.committed = True
     job.committed_at = now
     job.reads_since_commit = 0
@@ -414,19 +417,13 @@ def _commit(sim: Simulator, request: SimRequest, body: dict[str, Any]) -> Reply:
 
 
 def _abort(sim: Simulator, request: SimRequest, body: dict[str, Any]) -> Reply:
-    job_id, bad = _job_id(body)
-    if bad is not None:
-        return bad
-    _, denied = _database(sim, request, body)
-    if denied is not None:
-        return denied
-    now = sim.now()
-    job = _lookup(sim, job_id, now)
-    if job is None:
-        return _not_exist(job_id)
+    found = _find_job(sim, request, body)
+    if isinstance(found, Reply):
+        return found
+    job, now = found
     view = _view(sim, job, now)
     if view.phase is Phase.SUCCEEDED or view.committing:
-        return _import_failed(f"import job {job_id} is {view.state} and cannot be aborted")
+        return _import_failed(f"import job {job.job_id} is {view.state} and cannot be aborted")
     if view.phase is not Phase.FAILED:
         job.aborted = True
         job.mark_finished(now, sim.wall(now))
