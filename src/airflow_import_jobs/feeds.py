@@ -109,6 +109,10 @@ class JobFeed:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        # Waits defer right after their task checked the jobs: the first poll comes one interval
+        # later. (An event fired within a second of deferral can also race the scheduler's
+        # bookkeeping of the deferred try in Airflow 3.3 and fail the resumed task.)
+        await asyncio.sleep(self.interval)
         while self.subscriptions:
             started = loop.time()
             snapshots = await self.poll(self.wanted())
