@@ -27,9 +27,17 @@ class MilvusImportHook(ImportJobHook):
         return MilvusProtocol(db_name=settings.db_name)
 
     def commit_job(self, job_id: str) -> None:
-        """Commit a two-phase import (created with ``options.auto_commit = "false"``); newest servers only."""
-        self._run(lambda p: p.commit_job(job_id) if isinstance(p, MilvusProtocol) else p.cancel_job(job_id))
+        """Commit a two-phase import (created with ``options.auto_commit = "false"``); newest servers only.
+
+        :raises UnsupportedOperationError: the server has no ``/commit`` endpoint.
+        """
+        self._run(lambda p: _milvus(p).commit_job(job_id))
 
     async def acommit_job(self, job_id: str) -> None:
         """Async twin of :meth:`commit_job`."""
-        await self._arun(lambda p: p.commit_job(job_id) if isinstance(p, MilvusProtocol) else p.cancel_job(job_id))
+        await self._arun(lambda p: _milvus(p).commit_job(job_id))
+
+
+def _milvus(protocol: object) -> MilvusProtocol:
+    assert isinstance(protocol, MilvusProtocol)  # build_protocol above always makes one
+    return protocol
