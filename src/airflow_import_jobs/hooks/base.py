@@ -186,7 +186,12 @@ class ImportJobHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap, real call, so the UI's Test button tells the truth."""
         try:
-            return True, self._run(lambda p: p.test_connection())
+            self.settings  # noqa: B018 - reads and checks the connection
+            assert self._transport is not None
+            assert self._protocol is not None
+            # Not through _run: the UI tests under a random temporary connection ID, which would
+            # only confuse the message.
+            return True, self._transport.run(self._protocol.test_connection())
         except ImportJobError as error:
             return False, str(error)
 

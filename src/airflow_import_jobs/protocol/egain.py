@@ -211,7 +211,7 @@ def raise_for_error(response: HttpResponse, *, job_id: str | None = None, action
     hint = _HINTS.get(code or "", "")
     subject = f"job {job_id}" if job_id else action
     status_part = f"HTTP {response.status}" + (f", code {code}" if code else "")
-    said = server_text(message) if message else "no message"
+    said = server_text(message).rstrip(".") if message else "no message"
     text = f"eGain refused {subject} ({status_part}): {said}" + (f"; {hint}" if hint else "")
     raise status_error(response, API, text, code=code, cls=cls, job_id=job_id)
 

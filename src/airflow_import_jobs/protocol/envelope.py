@@ -50,7 +50,7 @@ def unwrap(response: HttpResponse, *, api: str, endpoint: str, classify: Classif
         cls, hint = classify(response.status, number, message, job_id)
     subject = f"job {job_id}" if job_id else f"/{endpoint}"
     status_part = f"HTTP {response.status}" + (f", code {code}" if code is not None else "")
-    said = server_text(message) if message else "no message"
+    said = server_text(message).rstrip(".") if message else "no message"
     text = f"{api} refused {subject} ({status_part}): {said}" + (f"; {hint}" if hint else "")
     raise status_error(response, api, text, code=code, cls=cls, job_id=job_id)
 

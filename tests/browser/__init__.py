@@ -1,0 +1,1 @@
+"""Real-browser tests: the Airflow UI's connection forms in headless Chromium, driven by Playwright."""
