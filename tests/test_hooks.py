@@ -449,3 +449,50 @@ def test_transient_failures_are_retried_then_reported(sim_server: SimulatorServe
     hook = MilvusImportHook(conn_id=MILVUS, retry=RetryPolicy(max_retries=3, backoff=0.01))
     assert hook.get_job(job_id).job_id == job_id
     assert sim_server.sim.counters()["milvus.describe"] == 3
+
+
+def test_milvus_user_without_password_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_connection(monkeypatch, "m_nopw", conn_type="milvus", host="127.0.0.1", login="root")
+    with pytest.raises(ConfigurationError, match="no password"):
+        MilvusImportHook(conn_id="m_nopw").settings  # noqa: B018
+
+
+def test_zilliz_list_refuses_db_name_before_any_request(sim_server: SimulatorServer) -> None:
+    with pytest.raises(InvalidRequestError, match="cannot filter by database"):
+        ZillizCloudImportHook(conn_id=ZILLIZ).list_jobs(db_name="analytics")
+    assert sim_server.sim.counters()["total"] == 0
+
+
+def test_zilliz_job_rows_are_the_sum_of_its_files() -> None:
+    from airflow_import_jobs.protocol.zilliz import job_from_record
+
+    record = {
+        "jobId": "job-1",
+        "state": "Completed",
+        "progress": 100,
+        "details": [{"fileName": "a", "importedRows": 400}, {"fileName": "b", "importedRows": 200}],
+    }
+    assert job_from_record(record).imported_rows == 600
+    partial = {**record, "details": [{"fileName": "a", "importedRows": 400}, {"fileName": "b"}]}
+    assert job_from_record(partial).imported_rows is None  # never a guess from some of the files
+    assert job_from_record({**record, "importedRows": 7}).imported_rows == 7  # the job's own count wins
+
+
+def test_connections_sharing_a_credential_share_a_rate_limiter(
+    sim_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_import_jobs.policy import limiter_for
+
+    fields = {
+        "conn_type": "zilliz_cloud",
+        "host": sim_server.zilliz_url,
+        "password": sim_server.sim.zilliz_api_key,
+        "extra": {"cluster_id": sim_server.sim.zilliz_cluster_id},
+    }
+    set_connection(monkeypatch, "zilliz_a", **fields)
+    set_connection(monkeypatch, "zilliz_b", **fields)
+    hooks = [ZillizCloudImportHook(conn_id=c) for c in ("zilliz_a", "zilliz_b")]
+    engines = [(h.settings, h._transport)[1] for h in hooks]
+    keys = [hook_engine.engine.limiter_key for hook_engine in engines if hook_engine is not None]  # type: ignore[union-attr]
+    assert keys[0] == keys[1]
+    assert limiter_for((*keys[0], "list"), 20.0) is limiter_for((*keys[1], "list"), 20.0)

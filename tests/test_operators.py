@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from airflow_import_jobs._compat import AirflowFailException, AirflowSensorTimeout
+from airflow_import_jobs._compat import AirflowFailException, AirflowTaskTimeout
 from airflow_import_jobs.models import JobState
 from airflow_import_jobs.operators.import_job import (
     ListImportJobsOperator,
@@ -163,7 +163,7 @@ def test_trigger_timeout_cancels_then_raises(sim_server: SimulatorServer) -> Non
     job_id = sim_server.sim.add_milvus_job(lifecycle=Lifecycle(outcome="stall"))
     op = StartImportJobOperator(task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST)
     event = {"status": "timeout", "jobs": [], "message": "Timed out waiting for it."}
-    with pytest.raises(AirflowSensorTimeout, match="Timed out"):
+    with pytest.raises(AirflowTaskTimeout, match="Timed out"):  # execution_timeout: a task timeout in every mode
         op.execute_complete({}, event, job_id=job_id)  # type: ignore[arg-type]
     assert sim_server.sim.job(job_id).aborted  # type: ignore[attr-defined]
 
@@ -222,3 +222,52 @@ def test_execution_timeout_cancels_the_job(sim_server: SimulatorServer) -> None:
     jobs = sim_server.sim.jobs("milvus")
     assert len(jobs) == 1
     assert jobs[0].aborted  # type: ignore[attr-defined]
+
+
+class _Events(dict):  # type: ignore[type-arg]
+    """Stands in for Airflow's outlet_events accessor: records what is added through the alias."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.added: list[tuple[str, dict[str, Any]]] = []
+
+    def __missing__(self, key: Any) -> Any:
+        events = self
+
+        class _Alias:
+            def add(self, asset: Any, extra: dict[str, Any]) -> None:
+                events.added.append((asset.uri, extra))
+
+        return _Alias()
+
+
+def test_asset_uri_uses_the_requests_database_and_skips_validations(sim_server: SimulatorServer) -> None:
+    events = _Events()
+    op = StartImportJobOperator(
+        task_id="start", conn_id=MILVUS, request={**MILVUS_REQUEST, "dbName": "default"}, poll_interval=0.05
+    )
+    op.execute({"outlet_events": events})  # type: ignore[arg-type]
+    assert [uri for uri, _ in events.added] == [f"milvus://127.0.0.1:{sim_server.port}/default/medium_articles"]
+    events = _Events()
+    validate = StartImportJobOperator(
+        task_id="v", conn_id=EGAIN, request={"dataSource": EGAIN_SOURCE}, validate_only=True, poll_interval=0.05
+    )
+    validate.execute({"outlet_events": events})  # type: ignore[arg-type]
+    assert events.added == []  # a validation loads nothing
+
+
+def test_bad_wait_arguments_fail_at_parse_time() -> None:
+    from airflow_import_jobs.sensors.import_job import ImportJobSensor
+
+    with pytest.raises(ValueError, match="max_consecutive_errors"):
+        ImportJobSensor(task_id="s", conn_id=MILVUS, job_id="1", max_consecutive_errors=0)
+    with pytest.raises(ValueError, match="poll_interval"):
+        StartImportJobOperator(task_id="o", conn_id=MILVUS, request=MILVUS_REQUEST, poll_interval=0)
+
+
+def test_missing_connection_fails_for_good(sim_server: SimulatorServer) -> None:
+    op = StartImportJobOperator(task_id="o", conn_id="nope", request=MILVUS_REQUEST)
+    with pytest.raises(AirflowFailException, match="'nope' is not defined"):
+        op.execute({})  # type: ignore[arg-type]
+    with pytest.raises(AirflowFailException, match="'nope' is not defined"):
+        ListImportJobsOperator(task_id="l", conn_id="nope").execute({})  # type: ignore[arg-type]

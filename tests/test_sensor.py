@@ -102,6 +102,12 @@ def test_deferrable_finishes_without_deferring_when_already_done(sim_server: Sim
     assert result["job_id"] == job_id
 
 
+def test_int_job_id_from_native_rendering_is_exact(sim_server: SimulatorServer) -> None:
+    job_id = sim_server.sim.add_milvus_job(lifecycle=Lifecycle(steps=1))
+    result = sensor(job_id=int(job_id), deferrable=False).execute({})  # type: ignore[arg-type]
+    assert result["job_id"] == job_id
+
+
 def test_list_of_ids_returns_a_list(sim_server: SimulatorServer) -> None:
     ids = [sim_server.sim.add_milvus_job(lifecycle=Lifecycle(steps=1)) for _ in range(2)]
     result = sensor(job_id=ids, deferrable=False).execute({})  # type: ignore[arg-type]
@@ -183,7 +189,7 @@ def test_fail_on_errors_fails_a_successful_validation_with_errors(sim_server: Si
         ("", "non-empty string"),
         ("   ", "non-empty string"),
         ([], "non-empty list"),
-        ([448761313698322011], "non-empty string"),
+        ([4.48761313698322e17], "non-empty string"),
         (None, "job ID string"),
         ("1.5e18", "not a valid Milvus job ID"),
         ("448761313698322011/../x", "not a valid Milvus job ID"),

@@ -51,7 +51,8 @@ def asset_uri(
     database = quote(db_name or "default", safe="")
     if backend == "milvus":
         parts = urlsplit(base_url)
-        return f"milvus://{(parts.hostname or '').lower()}:{parts.port or _MILVUS_PORT}/{database}/{collection}"
+        port = parts.port or (443 if parts.scheme == "https" else 80)  # a URL without a port means its scheme's
+        return f"milvus://{(parts.hostname or '').lower()}:{port}/{database}/{collection}"
     return f"zilliz://{quote(cluster_id or 'unknown', safe='')}/{database}/{collection}"
 
 

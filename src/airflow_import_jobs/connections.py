@@ -265,6 +265,11 @@ def _milvus(conn: Any, host: str, extras: dict[str, Any], common: dict[str, Any]
     # Milvus is commonly reached over plain http inside a private network: allowed, as its docs do.
     base = check_url(base, what="host", conn_id=conn_id, allow_http=True)
     token = extras.get("token")
+    if conn.login and not conn.password and not token:
+        raise ConfigurationError(
+            f"Connection {conn_id!r} has a user ({conn.login!r}) but no password: Milvus authenticates "
+            "user:password. Set the password, or use the token extra instead."
+        )
     bearer = token or (f"{conn.login}:{conn.password}" if conn.login else None)
     if bearer and not token:
         common["secrets"] = (*common["secrets"], bearer)

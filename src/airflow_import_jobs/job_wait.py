@@ -25,7 +25,7 @@ from airflow_import_jobs.assets import IMPORT_JOBS_ALIAS, asset_uri, event_extra
 from airflow_import_jobs.exceptions import ImportJobError
 from airflow_import_jobs.hooks import ImportJobHook, get_import_hook
 from airflow_import_jobs.models import ImportJob
-from airflow_import_jobs.triggers.import_job import ImportJobTrigger
+from airflow_import_jobs.triggers.import_job import ImportJobTrigger, check_positive
 from airflow_import_jobs.waiting import ErrorBudget, Outcome, ProgressTracker, outcome, results_errors_message
 
 if TYPE_CHECKING:
@@ -33,16 +33,35 @@ if TYPE_CHECKING:
 
 
 def normalize_job_ids(job_id: object) -> list[str]:
-    """``job_id`` (one ID or a list of IDs) as a list, or a ValueError saying what is wrong."""
-    ids = [job_id] if isinstance(job_id, str) else job_id
+    """``job_id`` (one ID or a list of IDs) as a list of strings, or a ValueError saying what is wrong.
+
+    An integer is taken as its exact decimal text: DAGs rendered with ``render_template_as_native_obj``
+    turn a Milvus ID into a Python int, which is exact (floats are refused: they lose digits).
+    """
+    ids = [job_id] if isinstance(job_id, (str, int)) and not isinstance(job_id, bool) else job_id
     if not isinstance(ids, (list, tuple)) or not ids:
         raise ValueError(
             f"job_id must be a job ID string or a non-empty list of them; got {type(job_id).__name__} {job_id!r}"
         )
+    checked = []
     for item in ids:
+        if isinstance(item, int) and not isinstance(item, bool):
+            item = str(item)
         if not isinstance(item, str) or not item.strip():
             raise ValueError(f"job_id contains {item!r}; every job ID must be a non-empty string")
-    return list(dict.fromkeys(ids))
+        checked.append(item)
+    return list(dict.fromkeys(checked))
+
+
+def check_wait_arguments(*, poll_interval: float, max_consecutive_errors: int) -> None:
+    """Check wait arguments when the DAG is parsed, not only when the task defers."""
+    check_positive("poll_interval", poll_interval)
+    if (
+        isinstance(max_consecutive_errors, bool)
+        or not isinstance(max_consecutive_errors, int)
+        or (max_consecutive_errors < 1)
+    ):
+        raise ValueError(f"max_consecutive_errors must be an integer >= 1; got {max_consecutive_errors!r}")
 
 
 def asset_alias() -> AssetAlias:
@@ -65,6 +84,8 @@ class JobWaitMixin:
     emit_asset_events: bool
     soft_fail: bool
     log: Any
+    #: What a wait that ran out of time raises: the sensor's ``timeout`` is AirflowSensorTimeout.
+    timeout_exception: type[BaseException] = AirflowSensorTimeout
 
     @cached_property
     def hook(self) -> ImportJobHook:
@@ -80,7 +101,8 @@ class JobWaitMixin:
         return ErrorBudget(limit=self.max_consecutive_errors)
 
     def checked_job_ids(self, job_id: object) -> list[str]:
-        """Job IDs checked for this API before any request; bad input fails the task for good."""
+        """Job IDs checked for this API before any request; bad input or a bad connection fails the
+        task for good (a retry cannot fix them)."""
         try:
             return [self.hook.check_job_id(one) for one in normalize_job_ids(job_id)]
         except (ValueError, ImportJobError) as error:
@@ -119,31 +141,43 @@ class JobWaitMixin:
                     self.fail(AirflowFailException(problem))
             self.log.info("%s", result.message)
             values = [job.model_dump(mode="json") for job in result.jobs]
-            self.emit_assets(context, result.jobs, values)
+            self.emit_assets(context, result.jobs, values, db_name=self.target_db_name())
             return values[0] if single else values
         if result.status == "timeout":
-            self.fail(AirflowSensorTimeout(result.message))
+            self.fail(self.timeout_exception(result.message))
         if result.status in ("failed", "cancelled"):
             self.fail(AirflowFailException(result.message))
         self.fail(AirflowException(result.message))
 
-    def fail(self, error: Exception) -> None:
+    def target_db_name(self) -> str | None:
+        """The database the jobs load into, when the task knows better than the connection."""
+        return None
+
+    def fail(self, error: BaseException) -> None:
         if self.soft_fail:
             raise AirflowSkipException(f"Skipping (soft_fail): {error}") from None
         raise error
 
-    def emit_assets(self, context: Context, jobs: Sequence[ImportJob], values: list[dict[str, Any]]) -> None:
-        """One asset event per loaded collection (eGain: per knowledge base), through the alias."""
+    def emit_assets(
+        self, context: Context, jobs: Sequence[ImportJob], values: list[dict[str, Any]], *, db_name: str | None = None
+    ) -> None:
+        """One asset event per loaded collection (eGain: per knowledge base), through the alias.
+
+        Validation jobs load nothing and emit nothing. ``db_name`` is the database the create
+        request named, when it named one other than the connection's.
+        """
         outlet_events = context.get("outlet_events") if hasattr(context, "get") else None
         if not self.emit_asset_events or outlet_events is None:
             return
         settings = self.hook.settings
         by_uri: dict[str, list[dict[str, Any]]] = {}
         for job, value in zip(jobs, values, strict=True):
+            if job.job_type == "validation":
+                continue
             uri = asset_uri(
                 job.backend,
                 base_url=settings.base_url,
-                db_name=settings.db_name,
+                db_name=db_name or settings.db_name,
                 cluster_id=settings.cluster_id,
                 collection_name=job.collection_name,
             )

@@ -83,7 +83,7 @@ def failure_message(job: ImportJob) -> str:
     """One sentence with everything a DAG author needs: job, state, reason, files, eGain details."""
     verb = "was cancelled" if job.state is JobState.CANCELLED else "failed"
     parts = [f"{job_label(job)} {verb} at {job.progress}%"]
-    parts.append(f"reason: {job.reason}" if job.reason else "the server gave no reason")
+    parts.append(f"reason: {job.reason.rstrip('.')}" if job.reason else "the server gave no reason")
     failing = job.failing_file_reasons()
     if failing:
         shown = "; ".join(failing[:5]) + (f"; and {len(failing) - 5} more" if len(failing) > 5 else "")

@@ -8,6 +8,7 @@ same protocol flow.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -96,7 +97,8 @@ class ImportJobHook(BaseHook):
             auth=_auth(settings),
             retry=self.retry,
             rate=settings.max_requests_per_second,
-            limiter_key=(settings.backend, settings.base_url, settings.conn_id),
+            # Vendors limit per credential: connections sharing a key share one limiter.
+            limiter_key=(settings.backend, settings.base_url, _credential_digest(settings)),
         )
         self._transport = Transport(
             base_url=settings.base_url, engine=engine, timeout=settings.timeout, verify=settings.verify
@@ -259,6 +261,11 @@ def _classic_form_widgets(cls: type[ImportJobHook]) -> dict[str, Any]:
                 label, widget=BS3TextFieldWidget(), description=extra.description, default=default
             )
     return widgets
+
+
+def _credential_digest(settings: ConnectionSettings) -> str:
+    secret = settings.bearer or f"{settings.client_id}:{settings.client_secret}"
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 def _auth(settings: ConnectionSettings) -> Auth | None:

@@ -14,13 +14,14 @@ from airflow.sdk import BaseOperator
 
 from airflow_import_jobs._compat import AirflowException, AirflowFailException, AirflowTaskTimeout, conf, mask_secrets
 from airflow_import_jobs.exceptions import (
+    ConfigurationError,
     ImportJobError,
     InvalidRequestError,
     JobNotFoundError,
     UnsupportedOperationError,
 )
 from airflow_import_jobs.hooks import ImportJobHook, get_import_hook
-from airflow_import_jobs.job_wait import JobWaitMixin, asset_alias, backstop
+from airflow_import_jobs.job_wait import JobWaitMixin, asset_alias, backstop, check_wait_arguments
 from airflow_import_jobs.models import ImportJob, JobState
 from airflow_import_jobs.triggers.import_job import check_positive
 from airflow_import_jobs.waiting import Outcome
@@ -105,7 +106,7 @@ class ListImportJobsOperator(BaseOperator):
             wanted = normalize_states(self.states)
             hook = get_import_hook(self.conn_id)
             jobs = hook.list_jobs(collection_name=self.collection_name or None, db_name=self.db_name or None)
-        except (ValueError, UnsupportedOperationError, InvalidRequestError) as error:
+        except (ValueError, ConfigurationError, UnsupportedOperationError, InvalidRequestError) as error:
             raise AirflowFailException(str(error)) from None
         if wanted is not None:
             jobs = [job for job in jobs if job.state in wanted]
@@ -173,6 +174,7 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
     ) -> None:
         if emit_asset_events and wait_for_completion:
             kwargs["outlets"] = [*(kwargs.get("outlets") or []), asset_alias()]
+        check_wait_arguments(poll_interval=poll_interval, max_consecutive_errors=max_consecutive_errors)
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.request = request
@@ -187,10 +189,22 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
         self.emit_asset_events = emit_asset_events
         self.soft_fail = soft_fail
         self.job_id: str | None = None
+        self._cancelled = False
+
+    #: The operator's deadline is its ``execution_timeout``: running out is a task timeout,
+    #: in deferrable mode as in the worker.
+    timeout_exception = AirflowTaskTimeout
 
     @cached_property
     def hook(self) -> ImportJobHook:
-        return get_import_hook(self.conn_id)
+        try:
+            return get_import_hook(self.conn_id)
+        except ConfigurationError as error:
+            raise AirflowFailException(str(error)) from None  # as the sensor: fix the connection, rerun
+
+    def target_db_name(self) -> str | None:
+        db_name = self.request.get("dbName") if isinstance(self.request, Mapping) else None
+        return db_name if isinstance(db_name, str) and db_name else None
 
     # -- execution ------------------------------------------------------------------------
 
@@ -243,7 +257,8 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
     # -- helpers --------------------------------------------------------------------------
 
     def _complete(self, context: Context, result: Outcome, record: StartRecord) -> Any:
-        if result.status != "error":  # an error may pass: let a retry wait on the same job
+        if result.status not in ("error", "stalled"):
+            # After an error or a stall the job may still finish: a retry waits on it again.
             record.clear()
         return self.finish(context, result, single=True)
 
@@ -281,8 +296,9 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
         return None if self.execution_timeout is None else self.execution_timeout.total_seconds()
 
     def _cancel(self, why: str) -> None:
-        if not self.cancel_on_kill or self.job_id is None:
+        if not self.cancel_on_kill or self.job_id is None or self._cancelled:
             return
+        self._cancelled = True  # on_kill and the timeout handler may both get here
         try:
             self.hook.cancel_job(self.job_id)
             self.log.warning("Cancelled job %s because %s.", self.job_id, why)

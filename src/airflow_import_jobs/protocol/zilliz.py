@@ -108,6 +108,15 @@ class ZillizCloudProtocol:
         return job
 
     def list_jobs(self, *, collection_name: str | None = None, db_name: str | None = None) -> Flow[list[ImportJob]]:
+        if db_name:
+            return (
+                yield from refuse(
+                    InvalidRequestError(
+                        "Zilliz Cloud's list endpoint cannot filter by database and its records do not name "
+                        "one; leave db_name unset (filter by collection_name instead)."
+                    )
+                )
+            )
         cluster = self._cluster()
         jobs: dict[str, ImportJob] = {}
         previous: list[str] | None = None
@@ -223,6 +232,11 @@ def parse_progress(response: HttpResponse, *, job_id: str, endpoint: str = "getP
 
 def job_from_record(record: dict[str, Any], *, job_id: str | None = None) -> ImportJob:
     state = map_state(ZILLIZ_STATES, record.get("state"), api=API)
+    files = file_list(record.get("details"), api=API)
+    imported = opt_int(record.get("importedRows"))
+    if imported is None and files and all(f.imported_rows is not None for f in files):
+        # Zilliz reports rows per file only: the job's count is their sum.
+        imported = sum(f.imported_rows or 0 for f in files)
     return ImportJob(
         job_id=envelope.record_job_id(record) or job_id or "",
         backend="zilliz_cloud",
@@ -231,8 +245,8 @@ def job_from_record(record: dict[str, Any], *, job_id: str | None = None) -> Imp
         collection_name=opt_str(record.get("collectionName")),
         reason=opt_str(record.get("reason")),
         total_rows=opt_int(record.get("totalRows")),
-        imported_rows=opt_int(record.get("importedRows")),
-        files=file_list(record.get("details"), api=API),
+        imported_rows=imported,
+        files=files,
         created_at=opt_time(record.get("createTime")),
         completed_at=opt_time(record.get("completeTime")),
         raw=record,

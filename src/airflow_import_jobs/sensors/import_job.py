@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_import_jobs._compat import conf
-from airflow_import_jobs.job_wait import JobWaitMixin, asset_alias, backstop, normalize_job_ids
+from airflow_import_jobs.job_wait import (
+    JobWaitMixin,
+    asset_alias,
+    backstop,
+    check_wait_arguments,
+    normalize_job_ids,
+)
 from airflow_import_jobs.triggers.import_job import check_positive
 from airflow_import_jobs.waiting import Outcome
 
@@ -41,6 +47,9 @@ class ImportJobSensor(JobWaitMixin, BaseSensorOperator):
         validation found problems. Default False.
     :param max_consecutive_errors: Transient polling failures tolerated in a row. Default 10.
     :param emit_asset_events: Emit asset events on success. Default True.
+
+    In ``reschedule`` mode each poke runs in a fresh task process: ``stall_timeout`` and the
+    consecutive-error count only see one poke, so use poke or deferrable mode to rely on them.
     """
 
     template_fields: Sequence[str] = ("conn_id", "job_id")
@@ -61,6 +70,7 @@ class ImportJobSensor(JobWaitMixin, BaseSensorOperator):
     ) -> None:
         if emit_asset_events:
             kwargs["outlets"] = [*(kwargs.get("outlets") or []), asset_alias()]
+        check_wait_arguments(poll_interval=poke_interval, max_consecutive_errors=max_consecutive_errors)
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.conn_id = conn_id
         self.job_id = job_id
@@ -75,13 +85,18 @@ class ImportJobSensor(JobWaitMixin, BaseSensorOperator):
         """The rendered ``job_id`` as a checked list."""
         return normalize_job_ids(self.job_id)
 
+    @property
+    def single_job(self) -> bool:
+        """One ID was given (not a list): the XCom is one job, not a list of one."""
+        return not isinstance(self.job_id, (list, tuple))
+
     def execute(self, context: Context) -> Any:
         job_ids = self.checked_job_ids(self.job_id)
         if not self.deferrable:
             return super().execute(context)
         done = self.check_jobs(job_ids)
         if done is not None:
-            return self.finish(context, done, single=isinstance(self.job_id, str))
+            return self.finish(context, done, single=self.single_job)
         self.defer(
             trigger=self.wait_trigger(job_ids, poll_interval=self.poke_interval, timeout=self.timeout),
             method_name="execute_complete",
@@ -89,11 +104,11 @@ class ImportJobSensor(JobWaitMixin, BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        done = self.check_jobs(self.job_ids)
+        done = self.check_jobs(self.checked_job_ids(self.job_id))
         if done is None:
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self.finish(context, done, single=isinstance(self.job_id, str)))
+        return PokeReturnValue(is_done=True, xcom_value=self.finish(context, done, single=self.single_job))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: validate its event and finish like a poke would."""
-        return self.finish(context, Outcome.from_event(event), single=isinstance(self.job_id, str))
+        return self.finish(context, Outcome.from_event(event), single=self.single_job)
