@@ -62,7 +62,7 @@ class BearerAuth:
         return f"Bearer {self._token}"
         yield  # pragma: no cover - a generator like the renewable kind
 
-    def invalidate(self) -> None:
+    def invalidate(self, rejected: str | None = None) -> None:
         """A fixed token cannot be renewed."""
 
 
@@ -70,6 +70,8 @@ class BearerAuth:
 class _CachedToken:
     token: Token | None = None
     expires_at: float = 0.0
+    #: One fetch at a time: the others wait for its token instead of fetching their own.
+    fetching: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -78,6 +80,9 @@ _token_cache_lock = threading.Lock()
 
 #: Renew this long before the server's expiry, so a token never expires in flight.
 TOKEN_EXPIRY_MARGIN = 60.0
+#: While another request fetches the token, look for it this often, for at most this long.
+TOKEN_WAIT_STEP = 0.05
+TOKEN_WAIT_MAX = 30.0
 
 
 class ClientCredentialsAuth:
@@ -103,21 +108,38 @@ class ClientCredentialsAuth:
 
     def header(self, engine: Engine) -> Run[str]:
         cached = self._cache
-        token = cached.token
-        if token is None or time.monotonic() >= cached.expires_at:
+        waited = 0.0
+        while True:
+            with cached.lock:
+                token = cached.token
+                if token is not None and time.monotonic() < cached.expires_at:
+                    return f"Bearer {token.access_token}"
+                if not cached.fetching or waited >= TOKEN_WAIT_MAX:
+                    cached.fetching = True
+                    break
+            # Single flight: a thousand waits starting at once (or renewing after a 401) share one fetch.
+            yield Sleep(TOKEN_WAIT_STEP)
+            waited += TOKEN_WAIT_STEP
+        try:
             request = build_token_request(
                 self.token_url, client_id=self.client_id, client_secret=self._client_secret, scope=self.scope
             )
             token = yield from engine.call(Call(request, parse_token))
             margin = min(TOKEN_EXPIRY_MARGIN, token.expires_in / 10)
+            mask_locally(token.access_token)
             with cached.lock:
                 cached.token, cached.expires_at = token, time.monotonic() + token.expires_in - margin
-            mask_locally(token.access_token)
+        finally:
+            with cached.lock:
+                cached.fetching = False
         return f"Bearer {token.access_token}"
 
-    def invalidate(self) -> None:
+    def invalidate(self, rejected: str | None = None) -> None:
+        """Forget the token — only the one the server rejected, not a newer one another request fetched."""
         with self._cache.lock:
-            self._cache.token = None
+            token = self._cache.token
+            if token is not None and (rejected is None or rejected == f"Bearer {token.access_token}"):
+                self._cache.token = None
 
 
 Auth = BearerAuth | ClientCredentialsAuth
@@ -185,6 +207,7 @@ class Engine:
                 if wait > 0:
                     yield Sleep(wait)
             request = call.request
+            header = None
             if request.authenticated and self.auth is not None:
                 header = yield from self.auth.header(self)
                 request = replace(request, headers=(*request.headers, ("Authorization", header)))
@@ -197,7 +220,7 @@ class Engine:
                 # The server refused the token before doing anything: renewing and resending is
                 # safe even for a start request.
                 renewed = True
-                self.auth.invalidate()
+                self.auth.invalidate(header)
                 log.info("%s: %s rejected the access token; fetching a new one.", self.label, self.api)
             except ImportJobError as error:
                 delay = self.retry.delay(attempt, error, request)

@@ -118,5 +118,7 @@ class ImportJob(_Model):
     def failing_file_reasons(self) -> list[str]:
         """``"<file>: <reason>"`` for each file that failed, in order."""
         return [
-            f"{f.file_name or '?'}: {f.reason or 'no reason given'}" for f in self.files if f.state is JobState.FAILED
+            f"{f.file_name or '?'}: {(f.reason or 'no reason given').rstrip('.')}"
+            for f in self.files
+            if f.state is JobState.FAILED
         ]

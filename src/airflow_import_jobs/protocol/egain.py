@@ -247,9 +247,21 @@ def parse_cancel(response: HttpResponse, *, job_id: str) -> None:
     raise_for_error(response, job_id=job_id)
 
 
+_ERROR_CODE = re.compile(r"[0-9]{3}-[0-9]+")
+
+
 def parse_status(response: HttpResponse, *, job_id: str) -> ImportJob:
     raise_for_error(response, job_id=job_id)
     record = expect_object(decode_json(response, API), API, "the job status", response)
+    code = record.get("code")
+    if "status" not in record and isinstance(code, str) and _ERROR_CODE.fullmatch(code):
+        # An error envelope behind a success status (a gateway rewrote it): read it as the error.
+        raise_for_error(
+            HttpResponse(
+                status=int(code[:3]), headers=response.headers, body=response.body, received_at=response.received_at
+            ),
+            job_id=job_id,
+        )
     return job_from_record(record, job_id=job_id)
 
 
@@ -343,8 +355,8 @@ def parse_token(response: HttpResponse) -> Token:
         text = f"The eGain token endpoint refused the token request (HTTP {response.status}): {said}"
         raise status_error(response, API, text + (f"; {hint}" if hint else ""), code=error, cls=cls)
     body = expect_object(decode_json(response, "The eGain token endpoint"), API, "the token response", response)
-    token = opt_str(body.get("access_token"))
-    if token is None:
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token.strip():
         raise status_error(
             response,
             API,
