@@ -149,6 +149,12 @@ def is_loopback(host: str) -> bool:
 def check_url(url: str, *, what: str, conn_id: str, allow_http: bool) -> str:
     """``url`` without a trailing slash, refusing schemes other than http(s) and remote plain http."""
     parts = urlsplit(url)
+    if parts.username or parts.password:
+        # Never echo it: the URL itself holds a secret.
+        raise ConfigurationError(
+            f"The {what} of connection {conn_id!r} carries credentials (user:password@host); remove them from "
+            "the URL and use the connection's credential fields instead."
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
             f"The {what} of connection {conn_id!r} must be an http(s) URL or a host name; got {url!r}."
@@ -208,6 +214,11 @@ def read_settings(conn: Any, connection_type: ConnectionType) -> ConnectionSetti
         if not conn.password:
             raise ConfigurationError(
                 f"Connection {conn_id!r} has no API key: put the Zilliz Cloud API key in the password (API Key) field."
+            )
+        if not extras.get("cluster_id"):
+            raise ConfigurationError(
+                f"Connection {conn_id!r} has no cluster_id extra: set it to the cluster's ID "
+                "(e.g. 'in01-0123456789abcdef', shown on the cluster's page in the Zilliz Cloud console)."
             )
         return ConnectionSettings(
             **common,

@@ -194,9 +194,11 @@ def check_start_body(
 # -- responses -------------------------------------------------------------------------------
 
 
-def raise_for_error(response: HttpResponse, *, job_id: str | None = None, action: str = "the request") -> None:
-    """Raise the typed error for a non-2xx eGain response."""
-    if response.status < 400:
+def raise_for_error(
+    response: HttpResponse, *, job_id: str | None = None, action: str = "the request", envelope: bool = False
+) -> None:
+    """Raise the typed error for a non-2xx eGain response (or, with ``envelope``, a 2xx error body)."""
+    if response.status < 400 and not envelope:
         return
     try:
         body = decode_json(response, API)
@@ -256,12 +258,7 @@ def parse_status(response: HttpResponse, *, job_id: str) -> ImportJob:
     code = record.get("code")
     if "status" not in record and isinstance(code, str) and _ERROR_CODE.fullmatch(code):
         # An error envelope behind a success status (a gateway rewrote it): read it as the error.
-        raise_for_error(
-            HttpResponse(
-                status=int(code[:3]), headers=response.headers, body=response.body, received_at=response.received_at
-            ),
-            job_id=job_id,
-        )
+        raise_for_error(response, job_id=job_id, envelope=True)
     return job_from_record(record, job_id=job_id)
 
 

@@ -24,6 +24,7 @@ from airflow_import_jobs.exceptions import (
     InvalidRequestError,
     JobNotFoundError,
     PermissionDeniedError,
+    TransientServiceError,
     UnsupportedOperationError,
 )
 from airflow_import_jobs.models import ImportJob
@@ -207,6 +208,8 @@ def classify(
         return PermissionDeniedError, "the API key's role lacks access to this cluster or project"
     if status >= 500 or status in (408, 429):
         return None, ""
+    if code == 65535 or "try again later" in lowered:  # unexpected server error, busy server: may pass
+        return TransientServiceError, ""
     if missing and "cluster" in lowered:
         return InvalidRequestError, "check the connection's cluster_id extra"
     if missing and job_id and "job" in lowered:
