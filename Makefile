@@ -69,5 +69,8 @@ demo: install
 up: install
 	$(UV) run --frozen python scripts/demo.py --keep-running
 
+bench: install
+	$(UV) run --frozen python -m benchmarks.run
+
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
