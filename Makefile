@@ -34,8 +34,8 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 install: $(VENV)/.synced
 
 lint: install
-	$(UV) run --frozen ruff check src tests example_dags scripts
-	$(UV) run --frozen ruff format --check src tests example_dags scripts
+	$(UV) run --frozen ruff check src tests example_dags scripts benchmarks
+	$(UV) run --frozen ruff format --check src tests example_dags scripts benchmarks
 
 typecheck: install
 	$(UV) run --frozen mypy

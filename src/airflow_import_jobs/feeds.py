@@ -35,8 +35,12 @@ log = logging.getLogger(__name__)
 
 Snapshot = ImportJob | ImportJobError
 
-#: Per-job requests in flight at once for one feed (the rate limiter still applies on top).
-MAX_CONCURRENT_REQUESTS = 32
+#: Per-job requests in flight at once for one feed (the rate limiter still applies on top). Small on
+#: purpose: httpx's pool checks every pooled connection on each request, so a wide pool costs more
+#: CPU per request than the concurrency saves (measured in BENCHMARKS.md).
+MAX_CONCURRENT_REQUESTS = 8
+#: Deliveries between two yields to the event loop, so a tick for 10,000 waits never blocks it whole.
+DELIVERY_BATCH = 200
 #: Longest pause between polls while the server keeps failing (unless Retry-After asks for more).
 MAX_BACKOFF = 300.0
 
@@ -117,8 +121,10 @@ class JobFeed:
             started = loop.time()
             snapshots = await self.poll(self.wanted())
             self.ticks += 1
-            for subscription in list(self.subscriptions):
+            for count, subscription in enumerate(list(self.subscriptions), start=1):
                 subscription.deliver(snapshots)
+                if count % DELIVERY_BATCH == 0:
+                    await asyncio.sleep(0)  # let the woken waits (and the triggerer's watchdog) run
             pause = self.interval
             transient = [s for s in snapshots.values() if isinstance(s, ImportJobError) and s.transient]
             if transient and len(transient) == len(snapshots):

@@ -31,7 +31,8 @@ from airflow_import_jobs.exceptions import ImportJobError, InvalidResponseError,
 from airflow_import_jobs.protocol.base import MAX_RESPONSE_BYTES, Flow, HttpRequest, HttpResponse
 
 T = TypeVar("T")
-_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=50, keepalive_expiry=60.0)
+# A small pool: httpx scans every pooled connection per request, so its CPU cost grows with the pool.
+_LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16, keepalive_expiry=60.0)
 
 
 @functools.lru_cache(maxsize=16)

@@ -1,0 +1,1 @@
+"""Triggerer-scale benchmark of the import-job waits against the bundled simulator (``make bench``)."""
