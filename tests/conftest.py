@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -101,3 +101,41 @@ def _reset_process_caches() -> None:
 
     engine._token_cache.clear()
     policy._limiters.clear()
+
+
+async def run_trigger(trigger: Any) -> dict[str, Any]:
+    """Run a trigger to its end; it must yield exactly one plain-JSON event with the contract's keys."""
+    events = [event async for event in trigger.run()]
+    assert len(events) == 1, events
+    payload: dict[str, Any] = events[0].payload
+    assert set(payload) == {"status", "jobs", "message"}
+    json.dumps(payload)
+    return payload
+
+
+class RequestWatch:
+    """Wakes the test's event loop on every request the simulator records: waits without sleeping."""
+
+    def __init__(self, server: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        import asyncio
+
+        self.sim = server.sim
+        self.loop = asyncio.get_running_loop()
+        self.changed = asyncio.Event()
+        record = self.sim.record
+
+        def recording(*args: Any, **kwargs: Any) -> None:
+            record(*args, **kwargs)
+            self.loop.call_soon_threadsafe(self.changed.set)
+
+        monkeypatch.setattr(self.sim, "record", recording)
+
+    async def until(self, condition: Callable[[dict[str, int]], bool]) -> None:
+        while not condition(self.sim.counters()):
+            self.changed.clear()
+            await self.changed.wait()
+
+
+@pytest.fixture
+async def watch(sim_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> RequestWatch:
+    return RequestWatch(sim_server, monkeypatch)

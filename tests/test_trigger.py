@@ -13,19 +13,9 @@ from structlog.testing import capture_logs
 from airflow_import_jobs.feeds import active_feeds
 from airflow_import_jobs.testing import Fault, Lifecycle, SimulatorServer
 from airflow_import_jobs.triggers.import_job import ImportJobTrigger
-from tests.conftest import EGAIN, MILVUS, ZILLIZ, set_connection
+from tests.conftest import EGAIN, MILVUS, ZILLIZ, RequestWatch, run_trigger, set_connection
 
 FAST = 0.02  # poll interval for tests: fractions of a second are valid everywhere
-
-
-async def run_trigger(trigger: ImportJobTrigger) -> dict[str, Any]:
-    """Run the trigger to its single event; assert it yields exactly one."""
-    events = [event async for event in trigger.run()]
-    assert len(events) == 1
-    payload: dict[str, Any] = events[0].payload
-    assert set(payload) == {"status", "jobs", "message"}
-    json.dumps(payload)  # plain JSON
-    return payload
 
 
 def trigger(conn_id: str, *job_ids: str, **kwargs: Any) -> ImportJobTrigger:
@@ -168,32 +158,6 @@ async def test_too_many_consecutive_errors_end_with_error_and_no_hot_loop(sim_se
     assert "Gave up after 3 consecutive failed polls" in event["message"]
     assert "HTTP 503" in event["message"]
     assert sim_server.sim.counters()["total"] == 3
-
-
-class RequestWatch:
-    """Wakes the test's event loop on every request the simulator records: waits without sleeping."""
-
-    def __init__(self, server: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.sim = server.sim
-        self.loop = asyncio.get_running_loop()
-        self.changed = asyncio.Event()
-        record = self.sim.record
-
-        def recording(*args: Any, **kwargs: Any) -> None:
-            record(*args, **kwargs)
-            self.loop.call_soon_threadsafe(self.changed.set)
-
-        monkeypatch.setattr(self.sim, "record", recording)
-
-    async def until(self, condition: Any) -> None:
-        while not condition(self.sim.counters()):
-            self.changed.clear()
-            await self.changed.wait()
-
-
-@pytest.fixture
-async def watch(sim_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> RequestWatch:
-    return RequestWatch(sim_server, monkeypatch)
 
 
 async def test_a_success_resets_the_error_count(sim_server: SimulatorServer, watch: RequestWatch) -> None:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
-
-import pytest
 
 from airflow_import_jobs.hooks import EgainImportHook, ImportJobHook, MilvusImportHook, ZillizCloudImportHook
 from airflow_import_jobs.policy import RetryPolicy
 from airflow_import_jobs.testing import Fault, Lifecycle, SimulatorServer
 from airflow_import_jobs.triggers.import_job import ImportJobTrigger
-from tests.conftest import EGAIN, MILVUS, ZILLIZ
+from tests.conftest import EGAIN, MILVUS, ZILLIZ, RequestWatch, run_trigger
+
+__all__ = ["RequestWatch", "run_trigger"]  # shared with tests/test_trigger.py through tests/conftest.py
 
 Api = Literal["milvus", "zilliz", "egain"]
 APIS: tuple[Api, ...] = ("milvus", "zilliz", "egain")
@@ -96,37 +95,6 @@ DRIVERS = (Driver("sync"), Driver("async"))
 def trigger_for(conn_id: str, *job_ids: str, **kwargs: Any) -> ImportJobTrigger:
     kwargs.setdefault("poll_interval", FAST_POLL)
     return ImportJobTrigger(conn_id=conn_id, job_ids=list(job_ids), **kwargs)
-
-
-async def run_trigger(trigger: ImportJobTrigger) -> dict[str, Any]:
-    """Run the trigger to its end; it must yield exactly one plain-JSON event."""
-    events = [event async for event in trigger.run()]
-    assert len(events) == 1, events
-    payload: dict[str, Any] = events[0].payload
-    assert set(payload) == {"status", "jobs", "message"}
-    json.dumps(payload)
-    return payload
-
-
-class RequestWatch:
-    """Wakes the test's event loop on every request the simulator records: waits without sleeping."""
-
-    def __init__(self, server: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.sim = server.sim
-        self.loop = asyncio.get_running_loop()
-        self.changed = asyncio.Event()
-        record = self.sim.record
-
-        def recording(*args: Any, **kwargs: Any) -> None:
-            record(*args, **kwargs)
-            self.loop.call_soon_threadsafe(self.changed.set)
-
-        monkeypatch.setattr(self.sim, "record", recording)
-
-    async def until(self, condition: Callable[[dict[str, int]], bool]) -> None:
-        while not condition(self.sim.counters()):
-            self.changed.clear()
-            await self.changed.wait()
 
 
 def walk_exception(error: BaseException) -> Iterator[BaseException]:

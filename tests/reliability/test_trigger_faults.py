@@ -70,11 +70,6 @@ async def _no_leftover_feeds() -> Any:
     assert not active_feeds()  # every wait released its feed and HTTP client
 
 
-@pytest.fixture
-async def watch(sim_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> RequestWatch:
-    return RequestWatch(sim_server, monkeypatch)
-
-
 def _polls(api: Api, counters: dict[str, int]) -> int:
     """Requests that poll the job (Milvus polls by list, then describes the finished job)."""
     if api == "milvus":
