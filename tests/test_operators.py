@@ -224,14 +224,14 @@ def test_execution_timeout_cancels_the_job(sim_server: SimulatorServer) -> None:
     assert jobs[0].aborted  # type: ignore[attr-defined]
 
 
-class _Events(dict):  # type: ignore[type-arg]
-    """Stands in for Airflow's outlet_events accessor: records what is added through the alias."""
+class _Events:
+    """Stands in for Airflow's outlet_events accessor (which does not hash its keys: AssetAlias is
+    unhashable on Airflow 3.1): records what is added through any alias."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.added: list[tuple[str, dict[str, Any]]] = []
 
-    def __missing__(self, key: Any) -> Any:
+    def __getitem__(self, key: Any) -> Any:
         events = self
 
         class _Alias:
