@@ -13,7 +13,7 @@ from airflow_import_jobs.connection_types import CONNECTION_TYPES
 _INTEGRATIONS = [
     {
         "integration-name": "Milvus",
-        "external-doc-url": "https://milvus.io/api-reference/restful/v2.5.x/v2/Import%20(v2)/List.md",
+        "external-doc-url": "https://milvus.io/docs/bulk_insert.md",
         "tags": ["software"],
     },
     {
@@ -21,16 +21,12 @@ _INTEGRATIONS = [
         "external-doc-url": "https://docs.zilliz.com/reference/restful/list-import-jobs-v2",
         "tags": ["service"],
     },
-    {
-        "integration-name": "eGain Knowledge",
-        "external-doc-url": "https://apidev.egain.com/api-catalog/knowledge/contentmgr/",
-        "tags": ["service"],
-    },
+    {"integration-name": "eGain Knowledge", "tags": ["service"]},
 ]
 _ALL = [i["integration-name"] for i in _INTEGRATIONS]
 
 
-def _modules(kind: str, module: str) -> list[dict[str, Any]]:
+def _modules(module: str) -> list[dict[str, Any]]:
     return [{"integration-name": name, "python-modules": [module]} for name in _ALL]
 
 
@@ -47,9 +43,9 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Zilliz Cloud", "python-modules": ["airflow_import_jobs.hooks.zilliz"]},
             {"integration-name": "eGain Knowledge", "python-modules": ["airflow_import_jobs.hooks.egain"]},
         ],
-        "triggers": _modules("triggers", "airflow_import_jobs.triggers.import_job"),
-        "sensors": _modules("sensors", "airflow_import_jobs.sensors.import_job"),
-        "operators": _modules("operators", "airflow_import_jobs.operators.import_job"),
+        "triggers": _modules("airflow_import_jobs.triggers.import_job"),
+        "sensors": _modules("airflow_import_jobs.sensors.import_job"),
+        "operators": _modules("airflow_import_jobs.operators.import_job"),
         "connection-types": [t.provider_info() for t in CONNECTION_TYPES.values()],
         "asset-uris": [
             {"schemes": ["milvus", "zilliz", "egain"], "handler": "airflow_import_jobs.assets.normalize_uri"},
