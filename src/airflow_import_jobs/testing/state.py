@@ -311,14 +311,8 @@ class Simulator:
             job_id = job_id if job_id is not None else str(MILVUS_ID_BASE + next(self._milvus_seq))
             if job_id in self.milvus_jobs:
                 raise ValueError(f"Milvus job {job_id} exists")
-            now = self.now()
             self.milvus_jobs[job_id] = MilvusJob(
-                job_id=job_id,
-                lifecycle=lifecycle,
-                created=now,
-                created_wall=self.wall(now),
-                started=now,
-                request_body=request_body,
+                **self._new_job(job_id, lifecycle, request_body),
                 collection_name=collection_name,
                 db_name=db_name,
                 partition_name=partition_name,
@@ -350,14 +344,8 @@ class Simulator:
                 raise ValueError(f"Zilliz job {job_id} exists")
             cluster = cluster_id or self.zilliz_cluster_id
             self.zilliz_clusters.add(cluster)
-            now = self.now()
             self.zilliz_jobs[job_id] = ZillizJob(
-                job_id=job_id,
-                lifecycle=lifecycle,
-                created=now,
-                created_wall=self.wall(now),
-                started=now,
-                request_body=request_body,
+                **self._new_job(job_id, lifecycle, request_body),
                 cluster_id=cluster,
                 collection_name=collection_name,
                 files=make_files(
@@ -390,18 +378,26 @@ class Simulator:
             key = job_id.upper()
             if key in self.egain_jobs:
                 raise ValueError(f"eGain job {job_id} exists")
-            now = self.now()
             self.egain_jobs[key] = EgainJob(
-                job_id=key,
-                lifecycle=lifecycle,
-                created=now,
-                created_wall=self.wall(now),
-                started=now + max(0.0, start_delay),
-                request_body=request_body,
+                **self._new_job(key, lifecycle, request_body, start_delay=start_delay),
                 job_type=job_type,
                 log_location=log_location or f"s3://sim-bucket/logs/import-logs-{key}.txt",
             )
             return key
+
+    def _new_job(
+        self, job_id: str, lifecycle: Lifecycle, request_body: dict[str, Any] | None, *, start_delay: float = 0.0
+    ) -> dict[str, Any]:
+        """The fields every simulated job starts with: identity, script and clock readings."""
+        now = self.now()
+        return {
+            "job_id": job_id,
+            "lifecycle": lifecycle,
+            "created": now,
+            "created_wall": self.wall(now),
+            "started": now + max(0.0, start_delay),
+            "request_body": request_body,
+        }
 
     def job(self, job_id: str) -> Job:
         """The job with this ID, on any API (eGain IDs in any case); KeyError if there is none."""
