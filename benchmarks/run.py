@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="MODULE:ATTR=JSON",
         help="set a module attribute in every scenario process (to measure a proposed change), e.g. "
-        "airflow_import_jobs.feeds:MAX_CONCURRENT_REQUESTS=8",
+        "airflow_import_jobs.waiting.feed:MAX_CONCURRENT_REQUESTS=8",
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the scenario logs (in --out-dir/logs)")
     return parser

@@ -26,10 +26,10 @@ from typing import Any
 import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 
-from airflow_import_jobs.testing.app import create_app
-from airflow_import_jobs.testing.dispatch import resolve
-from airflow_import_jobs.testing.simulator import describe
-from airflow_import_jobs.testing.state import Simulator
+from airflow_import_jobs.testing.simulator.app import create_app
+from airflow_import_jobs.testing.simulator.cli import describe
+from airflow_import_jobs.testing.simulator.dispatch import resolve
+from airflow_import_jobs.testing.simulator.state import Simulator
 
 
 class RequestLog:

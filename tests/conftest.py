@@ -97,7 +97,7 @@ def sim_server(import_job_simulator: SimulatorServer, monkeypatch: pytest.Monkey
 
 def _reset_process_caches() -> None:
     # Tokens and rate limiters are process-wide by design; tests must not inherit them.
-    from airflow_import_jobs import engine, policy
+    from airflow_import_jobs.client import engine, policy
 
     engine._token_cache.clear()
     policy._limiters.clear()

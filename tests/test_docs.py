@@ -292,7 +292,7 @@ def _check_job(obj: dict[str, Any], where: str) -> None:
 
 
 def _check_event(obj: dict[str, Any], where: str) -> None:
-    from airflow_import_jobs.waiting import Outcome
+    from airflow_import_jobs.waiting.outcome import Outcome
 
     assert Outcome.from_event(obj).event() == obj, f"{where}: not a trigger event as the trigger makes it"
 
@@ -342,7 +342,7 @@ def test_docs_have_connection_examples() -> None:
 def test_connection_example_reads_without_error(where: str, var: str, value: str) -> None:
     from airflow.sdk import Connection
 
-    from airflow_import_jobs.connections import CONNECTION_TYPES, read_settings
+    from airflow_import_jobs.connections.settings import CONNECTION_TYPES, read_settings
 
     conn_id = var.removeprefix("AIRFLOW_CONN_").lower()
     conn = (
@@ -385,7 +385,7 @@ def test_every_parameter_is_documented(qualname: str) -> None:
 
 
 def test_every_connection_field_is_documented() -> None:
-    from airflow_import_jobs.connection_types import CONNECTION_TYPES
+    from airflow_import_jobs.connections.types import CONNECTION_TYPES
 
     page = (ROOT / "docs" / "connections.md").read_text(encoding="utf-8")
     for spec in CONNECTION_TYPES.values():

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from airflow_import_jobs.client.policy import RetryPolicy
 from airflow_import_jobs.exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -24,7 +25,6 @@ from airflow_import_jobs.hooks import (
     get_import_hook,
 )
 from airflow_import_jobs.models import ImportJob, JobState
-from airflow_import_jobs.policy import RetryPolicy
 from airflow_import_jobs.testing import Lifecycle, SimulatorServer
 from tests.conftest import EGAIN, MILVUS, ZILLIZ, conn_env, set_connection
 
@@ -481,7 +481,7 @@ def test_zilliz_job_rows_are_the_sum_of_its_files() -> None:
 def test_connections_sharing_a_credential_share_a_rate_limiter(
     sim_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow_import_jobs.policy import limiter_for
+    from airflow_import_jobs.client.policy import limiter_for
 
     fields = {
         "conn_type": "zilliz_cloud",

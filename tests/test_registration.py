@@ -128,7 +128,7 @@ def test_milvus_form(ui_meta: dict[str, Any]) -> None:
 
 
 def test_every_secret_extra_is_masked_in_the_form(ui_meta: dict[str, Any]) -> None:
-    from airflow_import_jobs.connection_types import CONNECTION_TYPES
+    from airflow_import_jobs.connections.types import CONNECTION_TYPES
 
     for conn_type, spec in CONNECTION_TYPES.items():
         extras = ui_meta[conn_type]["extra_fields"]

@@ -19,7 +19,7 @@ from airflow_import_jobs._compat import (
 from airflow_import_jobs.models import ImportJob, JobState
 from airflow_import_jobs.sensors.import_job import ImportJobSensor
 from airflow_import_jobs.testing import Lifecycle, SimulatorServer
-from airflow_import_jobs.waiting import Outcome
+from airflow_import_jobs.waiting.outcome import Outcome
 from tests.conftest import DAGS_FOLDER, EGAIN, MILVUS, set_connection
 
 MODES = ["sensor_poke", "sensor_reschedule", "sensor_deferrable"]

@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_import_jobs.testing import Fault, Lifecycle, Simulator, SimulatorServer, dispatch, mock_transport
-from airflow_import_jobs.testing.jobs import EgainJob, MilvusJob, ZillizJob
-from airflow_import_jobs.testing.wire import SimRequest
+from airflow_import_jobs.testing import Fault, Lifecycle, Simulator, SimulatorServer, mock_transport
+from airflow_import_jobs.testing.simulator import dispatch
+from airflow_import_jobs.testing.simulator.jobs import EgainJob, MilvusJob, ZillizJob
+from airflow_import_jobs.testing.simulator.wire import SimRequest
 
 pytest_plugins = ["airflow_import_jobs.testing.pytest_plugin"]
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from airflow_import_jobs.feeds import active_feeds
 from airflow_import_jobs.testing import Fault, Lifecycle, SimulatorServer
 from airflow_import_jobs.triggers.import_job import ImportJobTrigger
+from airflow_import_jobs.waiting.feed import active_feeds
 from tests.conftest import EGAIN, MILVUS, ZILLIZ, RequestWatch, run_trigger, set_connection
 
 FAST = 0.02  # poll interval for tests: fractions of a second are valid everywhere
@@ -174,7 +174,7 @@ async def test_a_success_resets_the_error_count(sim_server: SimulatorServer, wat
 
 def test_error_budget_counts_in_a_row_only() -> None:
     from airflow_import_jobs.exceptions import AuthenticationError, TransientServiceError
-    from airflow_import_jobs.waiting import ErrorBudget
+    from airflow_import_jobs.waiting.outcome import ErrorBudget
 
     log = logging.getLogger("test")
     budget = ErrorBudget(limit=2)

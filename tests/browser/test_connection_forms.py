@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from airflow_import_jobs.connection_types import CONNECTION_TYPES, ConnectionType
+from airflow_import_jobs.connections.types import CONNECTION_TYPES, ConnectionType
 from airflow_import_jobs.testing import SimulatorServer
 
 from .conftest import REPO, ApiServer

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from airflow_import_jobs import policy
-from airflow_import_jobs.engine import Engine, Send
+from airflow_import_jobs.client import policy
+from airflow_import_jobs.client.engine import Engine, Send
+from airflow_import_jobs.client.policy import RateLimiter, RetryPolicy, limiter_for
 from airflow_import_jobs.exceptions import (
     AuthenticationError,
     ImportJobError,
@@ -31,7 +32,6 @@ from airflow_import_jobs.exceptions import (
     UnsupportedOperationError,
 )
 from airflow_import_jobs.models import JobState
-from airflow_import_jobs.policy import RateLimiter, RetryPolicy, limiter_for
 from airflow_import_jobs.protocol import base, states, values
 from airflow_import_jobs.protocol.base import EndpointMissingError, HttpRequest, HttpResponse
 from airflow_import_jobs.protocol.milvus import MilvusProtocol

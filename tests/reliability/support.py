@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from airflow_import_jobs.client.policy import RetryPolicy
 from airflow_import_jobs.hooks import EgainImportHook, ImportJobHook, MilvusImportHook, ZillizCloudImportHook
-from airflow_import_jobs.policy import RetryPolicy
 from airflow_import_jobs.testing import Fault, Lifecycle, SimulatorServer
 from airflow_import_jobs.triggers.import_job import ImportJobTrigger
 from tests.conftest import EGAIN, MILVUS, ZILLIZ, RequestWatch, run_trigger

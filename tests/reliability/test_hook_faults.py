@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from airflow_import_jobs.engine import Engine, Send, Sleep
+from airflow_import_jobs.client.engine import Engine, Send, Sleep
+from airflow_import_jobs.client.policy import RetryPolicy
 from airflow_import_jobs.exceptions import (
     AuthenticationError,
     ImportJobError,
@@ -24,7 +25,6 @@ from airflow_import_jobs.exceptions import (
     TransientServiceError,
 )
 from airflow_import_jobs.models import JobState
-from airflow_import_jobs.policy import RetryPolicy
 from airflow_import_jobs.protocol.base import Call, HttpRequest, HttpResponse
 from airflow_import_jobs.protocol.milvus import parse_describe
 from airflow_import_jobs.testing import Fault, Lifecycle, SimulatorServer

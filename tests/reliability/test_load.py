@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from airflow_import_jobs.feeds import active_feeds
 from airflow_import_jobs.testing import Fault, Lifecycle, SimulatorServer
+from airflow_import_jobs.waiting.feed import active_feeds
 from tests.reliability.support import (
     APIS,
     CONN_IDS,

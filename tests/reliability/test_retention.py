@@ -9,10 +9,10 @@ import pytest
 
 from airflow_import_jobs._compat import AirflowException
 from airflow_import_jobs.exceptions import JobNotFoundError
-from airflow_import_jobs.feeds import active_feeds
 from airflow_import_jobs.models import JobState
 from airflow_import_jobs.sensors.import_job import ImportJobSensor
 from airflow_import_jobs.testing import Lifecycle, SimulatorServer
+from airflow_import_jobs.waiting.feed import active_feeds
 from tests.conftest import MILVUS
 from tests.reliability.support import DRIVERS, Driver, hook_for, run_trigger, trigger_for
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from airflow_import_jobs import feeds
-from airflow_import_jobs.connections import ZILLIZ_CLOUD
+from airflow_import_jobs.connections.settings import ZILLIZ_CLOUD
 from airflow_import_jobs.exceptions import ImportJobError, RateLimitedError
-from airflow_import_jobs.feeds import JobFeed, active_feeds
 from airflow_import_jobs.testing import Fault, Lifecycle, SimulatorServer
+from airflow_import_jobs.waiting import feed as feed_module
+from airflow_import_jobs.waiting.feed import JobFeed, active_feeds
 from tests.conftest import set_connection, simulator_connections
 from tests.reliability.support import (
     APIS,
@@ -282,7 +282,7 @@ async def test_many_waits_on_a_refused_client_end_at_once_with_bounded_requests(
 
 
 class _PauseRecorder:
-    """Stands in for ``asyncio.sleep`` inside ``feeds``: records the pauses the feed asks for."""
+    """Stands in for ``asyncio.sleep`` inside ``waiting.feed``: records the pauses the feed asks for."""
 
     def __init__(self, hook: _FailingHook) -> None:
         self.hook = hook
@@ -330,7 +330,7 @@ async def test_feed_honours_retry_after_between_polls(
 ) -> None:
     hook = _FailingHook(RateLimitedError("HTTP 429", http_status=429, retry_after=retry_after))
     recorder = _PauseRecorder(hook)
-    monkeypatch.setattr(feeds, "asyncio", types.SimpleNamespace(**{**vars(asyncio), "sleep": recorder.sleep}))
+    monkeypatch.setattr(feed_module, "asyncio", types.SimpleNamespace(**{**vars(asyncio), "sleep": recorder.sleep}))
     feed = JobFeed("zilliz_fake", hook)  # type: ignore[arg-type]
     subscription = feed.subscribe(["job-1"], interval)
     snapshots = await subscription.next()

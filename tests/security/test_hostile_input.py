@@ -13,9 +13,9 @@ import pytest
 
 from airflow_import_jobs._compat import AirflowFailException
 from airflow_import_jobs.exceptions import InvalidRequestError, JobNotFoundError
-from airflow_import_jobs.feeds import active_feeds
 from airflow_import_jobs.sensors.import_job import ImportJobSensor
 from airflow_import_jobs.testing import SimulatorServer
+from airflow_import_jobs.waiting.feed import active_feeds
 from tests.reliability.support import (
     APIS,
     CONN_IDS,

@@ -11,10 +11,10 @@ import tracemalloc
 import httpx
 import pytest
 
+from airflow_import_jobs.client.transport import _CappedBody
 from airflow_import_jobs.exceptions import InvalidResponseError
 from airflow_import_jobs.protocol.base import MAX_RESPONSE_BYTES
 from airflow_import_jobs.testing import Fault, SimulatorServer
-from airflow_import_jobs.transport import _CappedBody
 from tests.reliability.support import APIS, DRIVERS, STATUS_ENDPOINT, Api, Driver, add_job, hook_for
 
 BODY = 64 * 1024 * 1024

@@ -30,13 +30,13 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from airflow_import_jobs.engine import Send
+from airflow_import_jobs.client.engine import Send
 from airflow_import_jobs.hooks import ImportJobHook, aget_import_hook, get_import_hook
 from airflow_import_jobs.models import ImportJob
 from airflow_import_jobs.protocol.base import HttpResponse
 from airflow_import_jobs.protocol.egain import build_token_request, parse_token
 from airflow_import_jobs.testing import Fault, Lifecycle, SimulatorServer
-from airflow_import_jobs.testing.state import EgainToken, Simulator
+from airflow_import_jobs.testing.simulator.state import EgainToken, Simulator
 from airflow_import_jobs.triggers.import_job import ImportJobTrigger
 from tests.conftest import DAGS_FOLDER, set_connection
 from tests.reliability.support import FAST_RETRY, UNKNOWN_IDS, run_trigger, walk_exception

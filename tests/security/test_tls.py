@@ -22,12 +22,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from airflow_import_jobs.client.policy import RetryPolicy
+from airflow_import_jobs.client.transport import ssl_context
 from airflow_import_jobs.exceptions import ConfigurationError, TransientServiceError
 from airflow_import_jobs.hooks import get_import_hook
-from airflow_import_jobs.policy import RetryPolicy
 from airflow_import_jobs.testing import SimulatorServer
-from airflow_import_jobs.testing.app import create_app
-from airflow_import_jobs.transport import ssl_context
+from airflow_import_jobs.testing.simulator.app import create_app
 from tests.conftest import set_connection, simulator_connections
 from tests.reliability.support import APIS, CONN_IDS, Api, add_job
 

@@ -1,0 +1,383 @@
+"""Operators that list import jobs and start them (optionally waiting for them to finish)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_import_jobs._compat import AirflowException, AirflowFailException, AirflowTaskTimeout, conf, mask_secrets
+from airflow_import_jobs.exceptions import (
+    ConfigurationError,
+    ImportJobError,
+    InvalidRequestError,
+    JobNotFoundError,
+    UnsupportedOperationError,
+)
+from airflow_import_jobs.hooks import ImportJobHook, get_import_hook
+from airflow_import_jobs.models import ImportJob, JobState
+from airflow_import_jobs.triggers.import_job import check_positive
+from airflow_import_jobs.waiting.outcome import Outcome
+from airflow_import_jobs.waiting.task import JobWaitMixin, asset_alias, backstop, check_wait_arguments
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: Keys of create bodies whose values are credentials: registered with the masker before use.
+SECRET_KEYS = frozenset({"accessKey", "secretKey", "token", "secretAccessKey", "accessKeyId", "password"})
+
+
+def normalize_states(states: object) -> frozenset[JobState] | None:
+    """``states`` (a name, a JobState, or a list of them) as JobStates; ValueError naming valid ones."""
+    if states is None:
+        return None
+    items: Iterable[object] = [states] if isinstance(states, (str, JobState)) else states  # type: ignore[assignment]
+    if not isinstance(items, (list, tuple, set, frozenset)):
+        raise ValueError(f"states must be a state name or a list of them; got {type(states).__name__}")
+    valid = ", ".join(s.value for s in JobState)
+    result = set()
+    for item in items:
+        try:
+            result.add(JobState(item.strip().lower() if isinstance(item, str) else item))
+        except ValueError:
+            raise ValueError(f"states contains {item!r}, which is not a job state; valid states: {valid}") from None
+    return frozenset(result)
+
+
+def jobs_table(jobs: Sequence[ImportJob]) -> str:
+    """A compact, aligned table of jobs for the task log."""
+    rows = [("job_id", "state", "progress", "collection", "rows")]
+    for job in jobs:
+        rows.append(
+            (
+                job.job_id,
+                job.state.value,
+                f"{job.progress}%",
+                job.collection_name or "-",
+                f"{'?' if job.imported_rows is None else job.imported_rows}/"
+                f"{'?' if job.total_rows is None else job.total_rows}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows)
+
+
+class ListImportJobsOperator(BaseOperator):
+    """List import jobs (Milvus; Zilliz Cloud walking every page), optionally filtered by state.
+
+    Returns (XCom) the list of jobs in the normalized JSON form, and logs them as a table. eGain has
+    no endpoint that lists jobs: for an eGain connection the task fails with a message saying so.
+
+    :param conn_id: Airflow connection of type ``milvus`` or ``zilliz_cloud``. Templated.
+    :param collection_name: Only jobs loading this collection. Optional. Templated.
+    :param db_name: Milvus database (default: the connection's ``db_name``). Optional. Templated.
+    :param states: Only jobs in these normalized states, e.g. ``["pending", "running"]`` or
+        ``[JobState.RUNNING]``. Optional. Templated.
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "collection_name", "db_name", "states")
+    ui_color = "#e8f4ea"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        collection_name: str | None = None,
+        db_name: str | None = None,
+        states: str | JobState | Sequence[str | JobState] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not (isinstance(states, str) and "{{" in states):
+            normalize_states(states)  # fail at parse time where the value is already known
+        self.conn_id = conn_id
+        self.collection_name = collection_name
+        self.db_name = db_name
+        self.states = states
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        try:
+            wanted = normalize_states(self.states)
+            hook = get_import_hook(self.conn_id)
+            jobs = hook.list_jobs(collection_name=self.collection_name or None, db_name=self.db_name or None)
+        except (ValueError, ConfigurationError, UnsupportedOperationError, InvalidRequestError) as error:
+            raise AirflowFailException(str(error)) from None
+        if wanted is not None:
+            jobs = [job for job in jobs if job.state in wanted]
+        self.log.info("%d import job(s)%s:\n%s", len(jobs), _filter_text(wanted), jobs_table(jobs))
+        return [job.model_dump(mode="json") for job in jobs]
+
+
+def _filter_text(wanted: frozenset[JobState] | None) -> str:
+    return "" if wanted is None else " in state " + "/".join(sorted(s.value for s in wanted))
+
+
+class StartImportJobOperator(JobWaitMixin, BaseOperator):
+    """Start an import (or eGain validation) job and, by default, wait for it to finish.
+
+    ``request`` is the API's own create body, as in its docs (camelCase): the hook fills in
+    ``clusterId``/``dbName`` and storage credentials from the connection when absent, and checks
+    the body before sending (missing ``collectionName``/``files``, Milvus options that are not
+    strings, eGain schedule dates not in ``YYYY-MM-DDTHH:MM:SS.mmmZ``, more than 1024 files...).
+
+    The job ID is pushed to XCom (key ``job_id``) as soon as the job is accepted. Without waiting,
+    the task returns the job ID; waiting, it waits exactly like
+    :class:`~airflow_import_jobs.sensors.import_job.ImportJobSensor` (same trigger, same messages,
+    same asset events) and returns the final job JSON.
+
+    A retried task does not start a second job when the first one was accepted: the start is
+    recorded (job ID and a digest of the request, no credentials) in an Airflow Variable for this
+    task instance, and a retry with the same request reuses that job. When the task is killed, or
+    its ``execution_timeout`` passes, the remote job is cancelled where the API can (eGain cancel,
+    Milvus abort).
+
+    :param conn_id: Airflow connection of type ``milvus``, ``zilliz_cloud`` or ``egain``. Templated.
+    :param request: The create body. Templated.
+    :param validate_only: eGain only: start a validation job instead of an import. Default False.
+    :param wait_for_completion: Wait for the job to finish. Default True.
+    :param deferrable: Wait in the triggerer. Defaults to ``[operators] default_deferrable``.
+    :param poll_interval: Seconds between polls while waiting. Default 30.
+    :param stall_timeout: Fail if the job's progress does not change for this many seconds. Optional.
+    :param cancel_on_kill: Cancel the remote job on kill and on timeout. Default True.
+    :param fail_on_errors: Fail when a "successful" eGain job still counted errors (a validation
+        that found problems). Default False.
+    :param max_consecutive_errors: Transient polling failures tolerated in a row. Default 10.
+    :param emit_asset_events: Emit an asset event for what was loaded on success. Default True.
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "request")
+    template_fields_renderers = {"request": "json"}
+    ui_color = "#d7ecf7"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        request: dict[str, Any],
+        validate_only: bool = False,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30,
+        stall_timeout: float | None = None,
+        cancel_on_kill: bool = True,
+        fail_on_errors: bool = False,
+        max_consecutive_errors: int = 10,
+        emit_asset_events: bool = True,
+        soft_fail: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if emit_asset_events and wait_for_completion:
+            kwargs["outlets"] = [*(kwargs.get("outlets") or []), asset_alias()]
+        check_wait_arguments(poll_interval=poll_interval, max_consecutive_errors=max_consecutive_errors)
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.request = request
+        self.validate_only = validate_only
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = check_positive("poll_interval", poll_interval) or 30.0
+        self.stall_timeout = check_positive("stall_timeout", stall_timeout, allow_none=True)
+        self.cancel_on_kill = cancel_on_kill
+        self.fail_on_errors = fail_on_errors
+        self.max_consecutive_errors = max_consecutive_errors
+        self.emit_asset_events = emit_asset_events
+        self.soft_fail = soft_fail
+        self.job_id: str | None = None
+        self._cancelled = False
+
+    #: The operator's deadline is its ``execution_timeout``: running out is a task timeout,
+    #: in deferrable mode as in the worker.
+    timeout_exception = AirflowTaskTimeout
+
+    @cached_property
+    def hook(self) -> ImportJobHook:
+        try:
+            return get_import_hook(self.conn_id)
+        except ConfigurationError as error:
+            raise AirflowFailException(str(error)) from None  # as the sensor: fix the connection, rerun
+
+    def target_db_name(self) -> str | None:
+        db_name = self.request.get("dbName") if isinstance(self.request, Mapping) else None
+        return db_name if isinstance(db_name, str) and db_name else None
+
+    # -- execution ------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        if not isinstance(self.request, Mapping):
+            raise AirflowFailException(
+                f"request must be a dict (the API's create body); got {type(self.request).__name__}"
+            )
+        mask_secrets(_secret_values(self.request))
+        record = StartRecord.for_task(context, self.conn_id, self.request)
+        self.job_id = self._resume(record) or self._start(record)
+        ti = context.get("ti") if hasattr(context, "get") else None
+        if ti is not None:
+            ti.xcom_push(key="job_id", value=self.job_id)
+        if not self.wait_for_completion:
+            record.clear()
+            return self.job_id
+        done = self.check_jobs([self.job_id])
+        if done is None and self.deferrable:
+            timeout = self._timeout_seconds()
+            self.defer(
+                trigger=self.wait_trigger(
+                    [self.job_id], poll_interval=self.poll_interval, timeout=timeout, cancel_on_kill=self.cancel_on_kill
+                ),
+                method_name="execute_complete",
+                kwargs={"job_id": self.job_id},
+                timeout=None if timeout is None else backstop(timeout, self.poll_interval),
+            )
+        try:
+            while done is None:
+                time.sleep(self.poll_interval)
+                done = self.check_jobs([self.job_id])
+        except AirflowTaskTimeout:
+            self._cancel("the task's execution_timeout passed")
+            record.clear()
+            raise
+        return self._complete(context, done, record)
+
+    def execute_complete(self, context: Context, event: dict[str, Any], job_id: str | None = None) -> Any:
+        """Resume after the trigger fired; cancels the job on ``timeout`` when ``cancel_on_kill``."""
+        self.job_id = job_id or self.job_id
+        result = Outcome.from_event(event)
+        if result.status == "timeout":
+            self._cancel("the task's execution_timeout passed")
+        return self._complete(context, result, StartRecord.for_task(context, self.conn_id, self.request))
+
+    def on_kill(self) -> None:
+        self._cancel("the task was killed")
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _complete(self, context: Context, result: Outcome, record: StartRecord) -> Any:
+        if result.status not in ("error", "stalled"):
+            # After an error or a stall the job may still finish: a retry waits on it again.
+            record.clear()
+        return self.finish(context, result, single=True)
+
+    def _start(self, record: StartRecord) -> str:
+        try:
+            job_id = self.hook.start_job(self.request, validate_only=self.validate_only)
+        except (InvalidRequestError, UnsupportedOperationError) as error:
+            raise AirflowFailException(str(error)) from None
+        except ImportJobError as error:
+            raise AirflowException(str(error)) from None
+        self.log.info("Started %s job %s.", "validation" if self.validate_only else "import", job_id)
+        record.save(job_id)
+        return job_id
+
+    def _resume(self, record: StartRecord) -> str | None:
+        """The job an earlier try of this task started with the same request, if it still exists."""
+        job_id = record.load()
+        if job_id is None:
+            return None
+        try:
+            job = self.hook.get_job(job_id)
+        except JobNotFoundError:
+            self.log.info("Job %s from an earlier try is gone; starting a new one.", job_id)
+            return None
+        self.log.info(
+            "An earlier try of this task started job %s (now %s at %d%%): waiting on it instead of starting a "
+            "second one.",
+            job_id,
+            job.state.value,
+            job.progress,
+        )
+        return job_id
+
+    def _timeout_seconds(self) -> float | None:
+        return None if self.execution_timeout is None else self.execution_timeout.total_seconds()
+
+    def _cancel(self, why: str) -> None:
+        if not self.cancel_on_kill or self.job_id is None or self._cancelled:
+            return
+        self._cancelled = True  # on_kill and the timeout handler may both get here
+        try:
+            self.hook.cancel_job(self.job_id)
+            self.log.warning("Cancelled job %s because %s.", self.job_id, why)
+        except ImportJobError as error:
+            self.log.warning("Could not cancel job %s (%s): %s", self.job_id, why, error)
+
+
+def _secret_values(value: Any) -> list[str]:
+    """Values under credential keys anywhere in a create body."""
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in SECRET_KEYS and isinstance(item, str):
+                found.append(item)
+            else:
+                found.extend(_secret_values(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_secret_values(item))
+    return found
+
+
+class StartRecord:
+    """Remembers, across tries of one task instance, which job its start request created.
+
+    Stored in an Airflow Variable keyed by the task instance: the job ID, the connection ID, a
+    SHA-256 digest of the request and the time — never the request itself (it may hold keys).
+    Outside a task run (no task instance in the context) it remembers nothing.
+    """
+
+    PREFIX = "airflow_import_jobs.start"
+
+    def __init__(self, key: str | None, conn_id: str, digest: str) -> None:
+        self.key = key
+        self.conn_id = conn_id
+        self.digest = digest
+
+    @classmethod
+    def for_task(cls, context: Context, conn_id: str, request: Any) -> StartRecord:
+        ti = context.get("ti") if hasattr(context, "get") else None
+        digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+        if ti is None:
+            return cls(None, conn_id, digest)
+        identity = f"{ti.dag_id}/{ti.task_id}/{ti.run_id}/{getattr(ti, 'map_index', -1)}"
+        return cls(f"{cls.PREFIX}.{hashlib.sha256(identity.encode()).hexdigest()[:32]}", conn_id, digest)
+
+    def load(self) -> str | None:
+        if self.key is None:
+            return None
+        from airflow.sdk import Variable
+
+        stored = Variable.get(self.key, default=None, deserialize_json=True)
+        if not isinstance(stored, dict):
+            return None
+        if stored.get("conn_id") != self.conn_id or stored.get("request_sha256") != self.digest:
+            return None  # the request changed between tries: a different job is wanted
+        job_id = stored.get("job_id")
+        return job_id if isinstance(job_id, str) else None
+
+    def save(self, job_id: str) -> None:
+        if self.key is None:
+            return
+        from airflow.sdk import Variable
+
+        Variable.set(
+            self.key,
+            {
+                "job_id": job_id,
+                "conn_id": self.conn_id,
+                "request_sha256": self.digest,
+                "started_at": datetime.now(timezone.utc).isoformat(),
+            },
+            description="airflow-import-jobs: the job a StartImportJobOperator try started (deleted when it ends)",
+            serialize_json=True,
+        )
+
+    def clear(self) -> None:
+        if self.key is None:
+            return
+        from airflow.sdk import Variable
+
+        Variable.delete(self.key)

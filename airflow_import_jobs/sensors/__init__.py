@@ -1,0 +1,1 @@
+"""The sensor that waits on import jobs (poke, reschedule or deferrable)."""

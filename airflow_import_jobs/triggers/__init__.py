@@ -1,0 +1,1 @@
+"""The trigger that waits on import jobs in the triggerer."""
