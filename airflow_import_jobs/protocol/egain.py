@@ -239,9 +239,9 @@ def _schedule_date(value: object, key: str) -> str:
         if zone != "Z":
             sign = 1 if zone[0] == "+" else -1
             moment -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidRequestError(f'request["scheduleTime"][{key!r}] is not a valid date: {value!r}.') from None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 # -- responses -------------------------------------------------------------------------------

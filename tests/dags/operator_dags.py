@@ -47,3 +47,13 @@ with DAG("op_start_timeout", **COMMON) as op_start_timeout:  # type: ignore[arg-
         poll_interval=0.05,
         execution_timeout=timedelta(seconds=2),
     )
+
+with DAG("op_validate_deferrable", **COMMON) as op_validate_deferrable:  # type: ignore[arg-type]
+    StartImportJobOperator(
+        task_id="validate",
+        conn_id="{{ dag_run.conf['conn_id'] }}",
+        request="{{ dag_run.conf['request'] }}",  # type: ignore[arg-type]
+        validate_only=True,
+        deferrable=True,
+        poll_interval=0.05,
+    )
