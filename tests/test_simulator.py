@@ -288,6 +288,14 @@ def test_milvus_create_accepts_readable_units(milvus: httpx.Client, sim: Simulat
     assert len(sim.jobs("milvus")[0].files) == len([unit for unit in files if unit])  # type: ignore[attr-defined]
 
 
+def test_milvus_backup_restore_names_folders(milvus: httpx.Client) -> None:
+    """Backup and L0 imports name binlog folders: Milvus skips the file-type check for them."""
+    body = {"collectionName": "quick_setup", "files": [["backup/insert_log/1/", "backup/delta_log/1/"]]}
+    assert milvus.post("/create", json=body).json()["code"] == 2100
+    for flag in ("backup", "l0_import"):
+        assert milvus.post("/create", json={**body, "options": {flag: "True"}}).json()["code"] == 0
+
+
 def test_simulator_generates_no_docs_example_id(sim: Simulator) -> None:
     """A test that asks for "a job that does not exist" with an ID from the docs must not find one."""
     import re

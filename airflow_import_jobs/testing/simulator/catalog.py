@@ -63,16 +63,22 @@ def check_target(
     return None
 
 
-def check_files(groups: list[list[str]], *, max_files: int, folders: bool = False) -> Refusal | None:
+def check_files(
+    groups: list[list[str]], *, max_files: int, folders: bool = False, options: Mapping[str, str] | None = None
+) -> Refusal | None:
     """The refusal for file groups the server would not import (None: it would).
 
     ``folders``: a lone path ending in ``/`` is a folder to import (Zilliz Cloud), not an error.
+    ``options``: a backup restore (``backup``) or an L0 import (``l0_import``) names binlog folders,
+    whose file types Milvus does not check.
     """
     units = [group for group in groups if group]
     if not units:
         return 1100, "import request is empty: invalid parameter"
     if len(units) > max_files:
         return import_failed(f"The max number of import files should not exceed {max_files}, but got {len(units)}")
+    if any((options or {}).get(flag, "").lower() == "true" for flag in ("backup", "l0_import")):
+        return None
     for unit in units:
         refusal = _check_unit(unit, folders=folders)
         if refusal is not None:

@@ -188,7 +188,7 @@ def _create(sim: Simulator, request: SimRequest, body: dict[str, Any]) -> Reply:
     db, refusal = _collection(sim, request, body, collection, partition)
     if refusal is not None:
         return refusal
-    bad_files = catalog.check_files(files, max_files=sim.milvus_max_files)
+    bad_files = catalog.check_files(files, max_files=sim.milvus_max_files, options=options)
     if bad_files is not None:
         return _error(*bad_files)
     now = sim.now()
