@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from egain_api_python import Egain, errors, models
 
-from airflow_import_jobs.testing import Lifecycle, Simulator, SimulatorServer
+from airflow_import_jobs.testing import Fault, Lifecycle, Simulator, SimulatorServer
 
 from .conftest import egain_access_token, job_id_from_location, until_terminal
 
@@ -158,3 +158,19 @@ def test_status_of_every_phase_fits_the_sdk_model(egain: Egain, egain_server_url
         for _ in range(6):
             seen.add(egain.content.import_.get_import_status(job_id=job_id, server_url=egain_server_url).status)
     assert seen == {"Scheduled", "In Progress", "Successful", "Failed", "Cancelled"}
+
+
+def test_server_errors_are_typed(egain: Egain, egain_server_url: str, sim: Simulator) -> None:
+    """A 500 carries the spec's error body (typed); any other 5XX or a 429 is the SDK's default error."""
+    job_id = sim.add_egain_job()
+    sim.inject("egain", Fault("status", status=500, message="database unavailable"), endpoint="status")
+    with pytest.raises(errors.WSErrorCommon) as typed:
+        egain.content.import_.get_import_status(job_id=job_id, server_url=egain_server_url)
+    assert (typed.value.status_code, typed.value.data.code) == (500, "500-100")
+    assert typed.value.data.developer_message == "database unavailable"
+    for status in (503, 429):
+        sim.inject("egain", Fault("status", status=status), endpoint="status")
+        with pytest.raises(errors.EgainDefaultError) as default:
+            egain.content.import_.get_import_status(job_id=job_id, server_url=egain_server_url)
+        assert default.value.status_code == status
+    assert egain.content.import_.get_import_status(job_id=job_id, server_url=egain_server_url).status
