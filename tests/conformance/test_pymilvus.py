@@ -100,14 +100,19 @@ def test_milvus_refusals(
     assert server.sim.jobs("milvus") == []
 
 
-def test_milvus_unknown_job_and_docs_example_id(bulk_import: ModuleType, server: SimulatorServer) -> None:
-    # Jobs exist, yet the docs' example ID is not one of them.
-    bulk_import.bulk_import(url=server.milvus_url, api_key=MILVUS_TOKEN, collection_name="docs", files=[["a.json"]])
-    for job_id in ("448761313698322011", "448707763884413158", "1"):
-        with pytest.raises(MilvusException) as caught:
-            bulk_import.get_import_progress(url=server.milvus_url, job_id=job_id, api_key=MILVUS_TOKEN)
-        assert "code: 2100," in str(caught.value)
-        assert "import job does not exist" in str(caught.value)
+def test_milvus_unknown_job_and_docs_example_id(bulk_import: ModuleType) -> None:
+    # A new simulator (its first IDs are the ones a test meets) with a job, yet the docs' example ID
+    # is not that job.
+    with SimulatorServer(Simulator()) as fresh:
+        created = bulk_import.bulk_import(
+            url=fresh.milvus_url, api_key=MILVUS_TOKEN, collection_name="docs", files=[["a.json"]]
+        )
+        assert _data(created)["jobId"] != "448761313698322011"
+        for job_id in ("448761313698322011", "448707763884413158", "1"):
+            with pytest.raises(MilvusException) as caught:
+                bulk_import.get_import_progress(url=fresh.milvus_url, job_id=job_id, api_key=MILVUS_TOKEN)
+            assert "code: 2100," in str(caught.value)
+            assert "import job does not exist" in str(caught.value)
 
 
 def test_milvus_bad_credentials(bulk_import: ModuleType, server: SimulatorServer) -> None:
