@@ -50,16 +50,17 @@ def check_target(
 ) -> Refusal | None:
     """The refusal for a database, collection or partition that does not exist (None: all exist).
 
-    ``collection`` None checks the database only (a list without a collection filter).
+    ``collection`` None checks the database only (a list without a collection filter); a
+    ``partition`` None or empty means the collection's ``_default`` partition, which every
+    collection has.
     """
     known = collections.get(db)
     if known is None:
         return 800, f"database not found[database={db}]"
     if collection is not None and collection not in known:
         return 100, f"collection not found[database={db}][collection={collection}]"
-    name = partition or DEFAULT_PARTITION
-    if collection is not None and name not in partitions:
-        return 200, f"partition not found[partition={name}]"
+    if collection is not None and partition and partition != DEFAULT_PARTITION and partition not in partitions:
+        return 200, f"partition not found[partition={partition}]"
     return None
 
 
