@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from airflow_import_jobs.models import JobState
-from airflow_import_jobs.protocol.states import EGAIN_STATES, FILE_STATES, MILVUS_STATES, ZILLIZ_STATES
+from airflow_import_jobs.protocol.states import EGAIN_STATES, FILE_STATES, MILVUS_STATES
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "states.md"
@@ -23,11 +23,14 @@ OUTPUT = ROOT / "docs" / "states.md"
 #: (heading, table name in protocol/states.py, where the spelling is read, the table).
 TABLES: tuple[tuple[str, str, str, dict[str, JobState]], ...] = (
     (
-        "Milvus (job state)",
-        "MILVUS_STATES",
-        "`state` of `/v2/vectordb/jobs/import/describe`, `/get_progress` and `/list` records; "
-        "the `Import*` spellings are the pre-2.4 vocabulary, `Uncommitted`/`Committing` belong to "
-        'two-phase imports (`options.auto_commit = "false"`).',
+        "Milvus and Zilliz Cloud (job state)",
+        "MILVUS_STATES` and `ZILLIZ_STATES",
+        "`state` of Milvus's `/v2/vectordb/jobs/import/describe`, `/get_progress` and `/list` records, and of "
+        "Zilliz Cloud's `/getProgress` (or `/describe`) and `/list` records. Zilliz Cloud runs Milvus, so one "
+        "vocabulary serves both: a spelling either API has ever sent maps on both. The `Import*` spellings are "
+        "the pre-2.4 Milvus vocabulary and the legacy Zilliz v1 API's; `Importing` and `InProgress` are both "
+        "read because Zilliz's own sources disagree; `Uncommitted`/`Committing` belong to two-phase imports "
+        '(`options.auto_commit = "false"`).',
         MILVUS_STATES,
     ),
     (
@@ -36,14 +39,6 @@ TABLES: tuple[tuple[str, str, str, dict[str, JobState]], ...] = (
         "`details[].state` of a Milvus describe or a Zilliz Cloud getProgress answer: a vocabulary of its own "
         "(`Retry` is a file being tried again, not a failure). It fills `files[].state` in the XCom.",
         FILE_STATES,
-    ),
-    (
-        "Zilliz Cloud (job state)",
-        "ZILLIZ_STATES",
-        "`state` of `/v2/vectordb/jobs/import/getProgress` (or `/describe`) and `/list` records; Zilliz's own "
-        "sources disagree on `Importing` and `InProgress`, so both are read; the `Import*` spellings are the "
-        "legacy v1 API's.",
-        ZILLIZ_STATES,
     ),
     (
         "eGain Knowledge (job status)",

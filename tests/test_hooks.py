@@ -60,6 +60,24 @@ def call(request: pytest.FixtureRequest) -> Callable[..., Any]:
     return run
 
 
+# -- eGain: only what the spec requires ------------------------------------------------------
+
+
+@pytest.mark.parametrize("validate_only", [False, True], ids=["import", "validation"])
+def test_egain_starts_with_only_type_and_path(
+    sim_server: SimulatorServer, call: Callable[..., Any], validate_only: bool
+) -> None:
+    """ImportContent/ValidateImportContent: dataSource.region and dataSource.credentials are optional."""
+    source = {"type": "AWS S3 bucket", "path": "s3://open-bucket/kb"}
+    request: dict[str, Any] = {"dataSource": source} if validate_only else {"dataSource": source, "operation": "import"}
+    hook = get_import_hook(EGAIN)
+    job_id = call(hook, "start_job", request, validate_only=validate_only)
+    job = sim_server.sim.job(job_id)
+    assert job.request_body == request
+    assert job.job_type == ("Validation" if validate_only else "Import")  # type: ignore[attr-defined]
+    assert call(get_import_hook(EGAIN), "get_job", job_id).state in (JobState.PENDING, JobState.RUNNING)
+
+
 # -- Milvus --------------------------------------------------------------------------------
 
 
@@ -119,11 +137,20 @@ def test_milvus_rejects_bad_requests_before_sending(sim_server: SimulatorServer)
         hook.start_job({"collectionName": "docs", "files": [["a"]], "options": {"auto_commit": False}})
     with pytest.raises(InvalidRequestError, match="collectionName"):
         hook.start_job({"files": [["a"]]})
-    with pytest.raises(InvalidRequestError, match="1024"):
-        hook.start_job({"collectionName": "docs", "files": [["f"]] * 1025})
     with pytest.raises(InvalidRequestError, match="not a valid Milvus job ID"):
         hook.get_job("../../etc")
     assert sim_server.sim.counters()["total"] == 0
+
+
+def test_milvus_file_count_limit_is_the_servers(sim_server: SimulatorServer) -> None:
+    """maxImportFileNumPerReq is server configuration: the client sends, the server decides."""
+    hook = MilvusImportHook(conn_id=MILVUS)
+    files = [[f"part-{i}.parquet"] for i in range(1025)]
+    with pytest.raises(InvalidRequestError, match="should not exceed 1024") as caught:
+        hook.start_job({"collectionName": "docs", "files": files})
+    assert caught.value.code == 2100
+    sim_server.sim.milvus_max_files = 2048
+    assert sim_server.sim.job(hook.start_job({"collectionName": "docs", "files": files})).files  # type: ignore[attr-defined]
 
 
 def test_milvus_unknown_job_is_job_not_found_with_code(sim_server: SimulatorServer, call: Callable[..., Any]) -> None:

@@ -92,7 +92,6 @@ def test_start_without_waiting_returns_the_job_id(sim_server: SimulatorServer) -
         (MILVUS, {"files": [["a.parquet"]]}, "collectionName"),
         (MILVUS, {"collectionName": "c"}, "files"),
         (MILVUS, {"collectionName": "c", "files": [["a"]], "options": {"timeout": 300}}, "only string"),
-        (MILVUS, {"collectionName": "c", "files": [["f"]] * 1025}, "at most 1024"),
         (ZILLIZ, {"collectionName": "c"}, "objectUrls"),
         (
             EGAIN,
@@ -110,6 +109,37 @@ def test_start_validates_before_sending(
     with pytest.raises(AirflowFailException, match=match):
         op.execute({})  # type: ignore[arg-type]
     assert sim_server.sim.counters()["total"] == 0
+
+
+#: All the eGain v4 spec requires: dataSource.type and dataSource.path (region and credentials optional).
+EGAIN_MINIMAL_SOURCE = {"type": "AWS S3 bucket", "path": "s3://open-bucket/kb"}
+
+
+@pytest.mark.parametrize("validate_only", [False, True], ids=["import", "validation"])
+def test_minimal_egain_body_starts_and_completes(sim_server: SimulatorServer, validate_only: bool) -> None:
+    request: dict[str, Any] = {"dataSource": EGAIN_MINIMAL_SOURCE}
+    if not validate_only:
+        request["operation"] = "import"
+    op = StartImportJobOperator(
+        task_id="start", conn_id=EGAIN, request=request, validate_only=validate_only, poll_interval=0.05
+    )
+    result = op.execute({})  # type: ignore[arg-type]
+    assert result["state"] == "completed"
+    [job] = sim_server.sim.jobs("egain")
+    assert job.request_body == request
+    assert job.job_type == ("Validation" if validate_only else "Import")  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("airflow_db")
+@pytest.mark.parametrize(
+    ("dag_id", "job_type"), [("op_start_deferrable", "Import"), ("op_validate_deferrable", "Validation")]
+)
+def test_minimal_egain_body_deferrable(sim_server: SimulatorServer, dag_id: str, job_type: str) -> None:
+    run = run_dag(dag_id, conn_id=EGAIN, request={"dataSource": EGAIN_MINIMAL_SOURCE})
+    assert str(run.state) == "success", task_states(run)
+    [job] = sim_server.sim.jobs("egain")
+    assert job.job_type == job_type  # type: ignore[attr-defined]
+    assert job.request_body["dataSource"] == EGAIN_MINIMAL_SOURCE  # type: ignore[index]
 
 
 def test_start_and_wait_returns_final_job(sim_server: SimulatorServer) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -222,15 +224,19 @@ def test_milvus_legacy_success_code_and_state_spellings(milvus: httpx.Client, si
         ("/describe", {}, 1802),
         ("/describe", {"jobId": "abc"}, 1100),
         ("/describe", {"jobId": "1"}, 2100),
-        ("/create", {"collectionName": "quick_setup", "files": [["a"]], "options": {"timeout": 300}}, 1801),
-        ("/create", {"collectionName": "quick_setup", "files": [["a"]], "options": {"auto_commit": False}}, 1801),
+        ("/create", {"collectionName": "quick_setup", "files": [["a.parquet"]], "options": {"timeout": 300}}, 1801),
+        (
+            "/create",
+            {"collectionName": "quick_setup", "files": [["a.parquet"]], "options": {"auto_commit": False}},
+            1801,
+        ),
         ("/create", {"collectionName": "quick_setup", "files": "a.parquet"}, 1801),
-        ("/create", {"files": [["a"]]}, 1802),
+        ("/create", {"files": [["a.parquet"]]}, 1802),
         ("/create", {"collectionName": "quick_setup"}, 1802),
         ("/create", {"collectionName": "quick_setup", "files": []}, 1100),
-        ("/create", {"collectionName": "nope", "files": [["a"]]}, 100),
-        ("/create", {"collectionName": "quick_setup", "dbName": "nodb", "files": [["a"]]}, 800),
-        ("/create", {"collectionName": "quick_setup", "partitionName": "p9", "files": [["a"]]}, 200),
+        ("/create", {"collectionName": "nope", "files": [["a.parquet"]]}, 100),
+        ("/create", {"collectionName": "quick_setup", "dbName": "nodb", "files": [["a.parquet"]]}, 800),
+        ("/create", {"collectionName": "quick_setup", "partitionName": "p9", "files": [["a.parquet"]]}, 200),
         ("/create", {"collectionName": "quick_setup", "files": [[f"{i}.parquet"] for i in range(1025)]}, 2100),
         ("/list", {"collectionName": "nope"}, 100),
     ],
@@ -242,9 +248,96 @@ def test_milvus_wire_errors_come_as_http_200(milvus: httpx.Client, path: str, bo
     assert response.json()["message"]
 
 
+#: Create bodies Milvus refuses for their files (proxy import task, importutilv2.GetFileType).
+MILVUS_FILE_REFUSALS: list[tuple[str, list[list[str]], int, str]] = [
+    ("empty", [], 1100, "import request is empty"),
+    ("only-empty-inner-lists", [[], []], 1100, "import request is empty"),
+    ("unsupported-type", [["data/rows.txt"]], 2100, "unexpected file type, files=[data/rows.txt]"),
+    ("no-extension", [["data/folder/"]], 2100, "unexpected file type"),
+    ("two-parquet-in-one-unit", [["a.parquet", "b.parquet"]], 2100, "for Parquet import, accepts only one file"),
+    ("two-json-in-one-unit", [["a.json", "b.json"]], 2100, "for JSON import, accepts only one file"),
+    ("two-csv-in-one-unit", [["a.csv", "b.csv"]], 2100, "for CSV import, accepts only one file"),
+    ("mixed-types", [["id.npy", "vector.parquet"]], 2100, "inconsistency in file types, (id.npy) vs (vector.parquet)"),
+]
+
+
+@pytest.mark.parametrize(("files", "code", "message"), [pytest.param(*r[1:], id=r[0]) for r in MILVUS_FILE_REFUSALS])
+def test_milvus_create_refuses_files_as_the_server_does(
+    milvus: httpx.Client, sim: Simulator, files: list[list[str]], code: int, message: str
+) -> None:
+    body = milvus.post("/create", json={"collectionName": "quick_setup", "files": files}).json()
+    assert body["code"] == code
+    assert message in body["message"]
+    assert sim.jobs("milvus") == []
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        [["a.parquet"], ["b.parquet"]],
+        [["rows.json"]],
+        [["rows.jsonl"]],
+        [["rows.csv"]],
+        [["id.npy", "vector.npy", "title.npy"]],  # NumPy: one file per field in one unit
+        [["a.parquet"], [], ["b.parquet"]],  # empty inner lists are dropped, not refused
+    ],
+    ids=["parquet-units", "json", "json-lines", "csv", "numpy-unit", "empty-unit-dropped"],
+)
+def test_milvus_create_accepts_readable_units(milvus: httpx.Client, sim: Simulator, files: list[list[str]]) -> None:
+    body = milvus.post("/create", json={"collectionName": "quick_setup", "files": files}).json()
+    assert body["code"] == 0, body
+    assert len(sim.jobs("milvus")[0].files) == len([unit for unit in files if unit])  # type: ignore[attr-defined]
+
+
+def test_milvus_backup_restore_names_folders(milvus: httpx.Client) -> None:
+    """Backup and L0 imports name binlog folders: Milvus skips the file-type check for them."""
+    body = {"collectionName": "quick_setup", "files": [["backup/insert_log/1/", "backup/delta_log/1/"]]}
+    assert milvus.post("/create", json=body).json()["code"] == 2100
+    for flag in ("backup", "l0_import"):
+        assert milvus.post("/create", json={**body, "options": {flag: "True"}}).json()["code"] == 0
+
+
+def test_simulator_generates_no_docs_example_id() -> None:
+    """A test that asks for "a job that does not exist" with an ID from the docs must not find one."""
+    # The vendors' recorded answers (tests/protocol/conftest.py) and the examples of their docs and of
+    # the API reference (this repository's own docs print the simulator's output, so they do not count).
+    recorded = (Path(__file__).resolve().parent / "protocol" / "conftest.py").read_text(encoding="utf-8")
+    pattern = re.compile(r"\b[0-9]{17,19}\b|job-[A-Za-z0-9]{15,}|[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
+    documented = {m.lower() for m in pattern.findall(recorded)} | {
+        "448761313698322011",
+        "448707763884413158",
+        "453240863839750922",
+        "job-xxxxxxxxxxxxxxxxxxxxx",
+        "7a84b875-6f75-4c7b-b137-0632b62db0bd",
+    }
+    fresh = Simulator(seed=0)  # the first IDs a new simulator hands out are the ones tests meet
+    generated = [fresh.add_milvus_job() for _ in range(50)]
+    generated += [fresh.add_zilliz_job() for _ in range(50)] + [fresh.add_egain_job() for _ in range(50)]
+    assert not {job_id.lower() for job_id in generated} & documented
+    assert generated[0] != "448761313698322011"  # what the first Milvus ID used to be
+    assert all(int(job_id) > 2**53 for job_id in generated[:50])
+
+
+def test_collections_can_be_added_by_api_and_control(
+    server: SimulatorServer, milvus: httpx.Client, zilliz: httpx.Client, sim: Simulator
+) -> None:
+    body = {"collectionName": "books", "dbName": "library", "partitionName": "2026", "files": [["b.parquet"]]}
+    assert milvus.post("/create", json=body).json()["code"] == 800
+    sim.add_collections("milvus", ["books"], db_name="library", partitions=["2026"])
+    assert milvus.post("/create", json=body).json()["code"] == 0
+    zbody = cluster(sim, collectionName="books", objectUrls=[["s3://b/b.parquet"]])
+    assert zilliz.post("/create", json=zbody).json()["code"] == 100
+    added = httpx.post(f"{server.url}/_sim/collections", json={"backend": "zilliz", "collections": ["books"]})
+    assert added.status_code == 200
+    assert "books" in added.json()["zilliz_collections"]["default"]
+    assert zilliz.post("/create", json=zbody).json()["code"] == 0
+    refused = httpx.post(f"{server.url}/_sim/collections", json={"backend": "egain", "collections": ["x"]})
+    assert refused.status_code == 400
+
+
 def test_milvus_unknown_job_and_partition_messages(milvus: httpx.Client) -> None:
     assert "import job does not exist" in milvus.post("/describe", json={"jobId": "42"}).json()["message"]
-    body = {"collectionName": "quick_setup", "partitionName": "p9", "files": [["a"]]}
+    body = {"collectionName": "quick_setup", "partitionName": "p9", "files": [["a.parquet"]]}
     assert "partition not found" in milvus.post("/create", json=body).json()["message"]
 
 
@@ -278,7 +371,7 @@ def test_milvus_rbac_needs_db_name_header(server: SimulatorServer, sim: Simulato
 def test_milvus_job_limit_is_a_2100(milvus: httpx.Client, sim: Simulator) -> None:
     sim.milvus_job_limit = 1
     sim.add_milvus_job(lifecycle=Lifecycle(steps=10))
-    body = milvus.post("/create", json={"collectionName": "quick_setup", "files": [["a"]]}).json()
+    body = milvus.post("/create", json={"collectionName": "quick_setup", "files": [["a.parquet"]]}).json()
     assert body["code"] == 2100
     assert "number of jobs has reached the limit, please try again later" in body["message"]
 
@@ -348,10 +441,56 @@ def test_zilliz_describe_alias_and_in_progress_spelling(zilliz: httpx.Client, si
 
 def test_zilliz_volume_source_and_failed_job(zilliz: httpx.Client, sim: Simulator) -> None:
     sim.queue_lifecycle("zilliz", Lifecycle(outcome="failed", steps=1, reason="no such key"))
-    body = cluster(sim, collectionName="c", volumeName="vol", dataPaths=[["folder/1.parquet"]])
+    body = cluster(sim, collectionName="docs", volumeName="vol", dataPaths=[["folder/1.parquet"]])
     job_id = zilliz.post("/create", json=body).json()["data"]["jobId"]
     data = zilliz.post("/getProgress", json=cluster(sim, jobId=job_id)).json()["data"]
     assert (data["state"], data["reason"]) == ("Failed", "no such key")
+
+
+ZILLIZ_TARGET_REFUSALS: list[tuple[str, dict[str, Any], int, str]] = [
+    ("unknown-collection", {"collectionName": "nope"}, 100, "collection not found"),
+    ("unknown-database", {"collectionName": "docs", "dbName": "nodb"}, 800, "database not found"),
+    ("unknown-partition", {"collectionName": "docs", "partitionName": "p9"}, 200, "partition not found"),
+    ("empty-files", {"collectionName": "docs", "objectUrls": []}, 1100, "import request is empty"),
+    ("two-parquet", {"collectionName": "docs", "objectUrls": [["s3://b/1.parquet", "s3://b/2.parquet"]]}, 2100,
+     "for Parquet import, accepts only one file"),
+    ("unsupported-type", {"collectionName": "docs", "objectUrls": [["s3://b/rows.xml"]]}, 2100,
+     "unexpected file type"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "code", "message"), [pytest.param(*r[1:], id=r[0]) for r in ZILLIZ_TARGET_REFUSALS])
+def test_zilliz_create_refuses_what_the_cluster_would(
+    zilliz: httpx.Client, sim: Simulator, body: dict[str, Any], code: int, message: str
+) -> None:
+    request = {"objectUrls": [["s3://b/1.parquet"]], **body}
+    answer = zilliz.post("/create", json=cluster(sim, **request)).json()
+    assert (answer["code"], message in answer["message"]) == (code, True), answer
+    assert sim.jobs("zilliz") == []
+
+
+#: Every file source Zilliz Cloud documents, as the vendor SDK sends it (all fields, unused ones empty).
+ZILLIZ_SOURCES: list[tuple[str, dict[str, Any]]] = [
+    ("objectUrls", {"objectUrls": [["s3://b/1.parquet"], ["s3://b/folder/"]]}),
+    ("deprecated-objectUrl", {"objectUrl": "s3://b/1.parquet"}),
+    ("volume", {"volumeName": "vol", "dataPaths": [["folder/1.parquet"]]}),
+    ("sdk-shape-objectUrls", {"objectUrls": [["s3://b/1.parquet"]], "objectUrl": "", "files": None,
+                              "volumeName": "", "dataPaths": None, "projectId": "", "regionId": "",
+                              "accessKey": "", "secretKey": "", "token": "", "dbName": "", "partitionName": ""}),
+    ("sdk-shape-objectUrl", {"objectUrl": "s3://b/1.parquet", "objectUrls": None, "files": None,
+                             "volumeName": "", "dataPaths": None, "dbName": "", "partitionName": ""}),
+    ("sdk-shape-volume", {"volumeName": "vol", "dataPaths": [["f/1.parquet"]], "objectUrl": "", "objectUrls": None,
+                          "files": None, "dbName": "", "partitionName": ""}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("source", [pytest.param(r[1], id=r[0]) for r in ZILLIZ_SOURCES])
+def test_zilliz_create_accepts_every_documented_source(
+    zilliz: httpx.Client, sim: Simulator, source: dict[str, Any]
+) -> None:
+    answer = zilliz.post("/create", json=cluster(sim, collectionName="docs", **source)).json()
+    assert answer["code"] == 0, answer
+    assert sim.job(answer["data"]["jobId"]).collection_name == "docs"  # type: ignore[attr-defined]
 
 
 def test_zilliz_list_pages(zilliz: httpx.Client, sim: Simulator) -> None:
@@ -515,13 +654,63 @@ def test_egain_schedule_time(egain: httpx.Client) -> None:
     [
         {"operation": "import"},
         {"dataSource": {**S3_SOURCE, "type": "FTP"}, "operation": "import"},
+        {"dataSource": {**S3_SOURCE, "path": ""}, "operation": "import"},
+        {"dataSource": {**S3_SOURCE, "region": 7}, "operation": "import"},
+        {"dataSource": {**S3_SOURCE, "credentials": "key:secret"}, "operation": "import"},
         {"dataSource": {**S3_SOURCE, "credentials": {"accessKeyId": "a"}}, "operation": "import"},
+        {"dataSource": {**S3_SOURCE, "credentials": {"password": "p"}}, "operation": "import"},
         {"dataSource": S3_SOURCE, "operation": "merge"},
+        {"dataSource": S3_SOURCE},
     ],
-)
+    ids=["no-source", "bad-type", "no-path", "region-not-text", "credentials-not-object", "half-s3-pair",
+         "half-share-pair", "bad-operation", "no-operation"],
+)  # fmt: skip
 def test_egain_start_body_checks(egain: httpx.Client, body: dict[str, Any]) -> None:
     response = egain.post(EGAIN, json=body)
     assert (response.status_code, response.json()["code"]) == (400, "400-152")
+    assert all(set(detail) <= {"key", "value"} and "key" in detail for detail in response.json()["details"])
+
+
+@pytest.mark.parametrize("path", [EGAIN, EGAIN + "/validate"], ids=["import", "validate"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"type": "AWS S3 bucket", "path": "s3://open-bucket/kb"},
+        {"type": "AWS S3 bucket", "path": "s3://open-bucket/kb", "region": "eu-west-1"},
+        {"type": "Shared file path", "path": "/mnt/share/kb"},
+    ],
+    ids=["s3-no-region-no-credentials", "s3-no-credentials", "share-no-credentials"],
+)
+def test_egain_region_and_credentials_are_optional(
+    egain: httpx.Client, sim: Simulator, path: str, source: dict[str, Any]
+) -> None:
+    body: dict[str, Any] = {"dataSource": source}
+    if path == EGAIN:
+        body["operation"] = "import"
+    response = egain.post(path, json=body)
+    assert response.status_code == 202, response.text
+    assert len(sim.jobs("egain")) == 1
+
+
+def test_egain_errors_have_the_spec_shape(server: SimulatorServer, egain: httpx.Client) -> None:
+    """WSErrorCommon: code, developerMessage, details [{key, value}], userMessage, on every error."""
+    unknown = "11111111-2222-4333-8444-555555555555"
+    answers = [
+        egain.get(f"{EGAIN}/{unknown}/status"),
+        egain.post(f"{EGAIN}/{unknown}/cancel"),
+        egain.get(f"{EGAIN}/not-a-uuid/status"),
+        egain.post(EGAIN, json={"dataSource": {}}),
+        egain.get(EGAIN),
+        egain.get("/no/such/path"),
+        httpx.get(f"{server.egain_url}{EGAIN_BASE}{EGAIN}/{unknown}/status"),
+    ]
+    assert [a.status_code for a in answers] == [404, 404, 400, 400, 405, 404, 401]
+    for answer in answers:
+        body = answer.json()
+        assert set(body) == {"code", "developerMessage", "details", "userMessage"}
+        assert re.fullmatch(r"[0-9]{3}-[0-9]+", body["code"])
+        assert body["code"][:3] == str(answer.status_code)
+        assert all(isinstance(d.get("key"), str) and set(d) <= {"key", "value"} for d in body["details"])
 
 
 def test_egain_legacy_credential_names_accepted(egain: httpx.Client) -> None:
@@ -575,7 +764,7 @@ def test_fault_html_page(milvus: httpx.Client, sim: Simulator) -> None:
 def test_fault_drop_after_the_server_did_the_work(milvus: httpx.Client, sim: Simulator) -> None:
     sim.inject("milvus", Fault("drop"), endpoint="create")
     with pytest.raises(httpx.RemoteProtocolError):
-        milvus.post("/create", json={"collectionName": "quick_setup", "files": [["a"]]})
+        milvus.post("/create", json={"collectionName": "quick_setup", "files": [["a.parquet"]]})
     assert len(sim.jobs("milvus")) == 1
 
 
@@ -780,7 +969,7 @@ def test_reset_while_a_slow_request_waits_leaves_new_state_alone() -> None:
     sim = Simulator()
     sim.milvus_auth_required = False
     sim.inject("milvus", Fault("slow", delay=30))
-    body = json.dumps({"collectionName": "docs", "files": [["a"]]}).encode()
+    body = json.dumps({"collectionName": "docs", "files": [["a.parquet"]]}).encode()
     waiting = dispatch.begin(sim, SimRequest("POST", MILVUS + "/create", {}, body))
     sim.reset()  # the next test starts while that request still sleeps
     reply = dispatch.finish(sim, waiting)

@@ -11,8 +11,6 @@ from airflow_import_jobs.models import FileProgress, JobState
 from airflow_import_jobs.protocol.states import FILE_STATES, map_state
 from airflow_import_jobs.protocol.values import first, opt_int, opt_str, opt_time, percent
 
-MAX_FILES_PER_REQUEST = 1024
-
 
 def check_job_id(job_id: object, *, api: str, pattern: re.Pattern[str], expected: str) -> str:
     """``job_id`` if it is a well-formed ID for ``api``; otherwise a clear InvalidRequestError.
@@ -51,7 +49,12 @@ def optional_text(body: Mapping[str, Any], key: str, *, api: str) -> None:
 
 
 def check_file_batches(body: Mapping[str, Any], key: str, *, api: str, required: bool = True) -> None:
-    """``body[key]`` must be a non-empty list of non-empty lists of path strings (≤ 1024 lists)."""
+    """``body[key]`` must be a list of lists of path strings holding at least one path.
+
+    As permissive as the server: an empty inner list is dropped there, not refused, and the number
+    of lists is the server's to limit (Milvus's ``maxImportFileNumPerReq`` is configuration, 1024 by
+    default), so neither is refused here.
+    """
     if key not in body and not required:
         return
     batches = body.get(key)
@@ -60,16 +63,13 @@ def check_file_batches(body: Mapping[str, Any], key: str, *, api: str, required:
         raise InvalidRequestError(
             f"request[{key!r}] is required by {api}: a list of lists of file paths, e.g. {example}."
         )
-    if len(batches) > MAX_FILES_PER_REQUEST:
-        raise InvalidRequestError(
-            f"request[{key!r}] has {len(batches)} file groups; {api} accepts at most "
-            f"{MAX_FILES_PER_REQUEST} per job. Split the load into several jobs."
-        )
     for index, batch in enumerate(batches):
-        if not isinstance(batch, list) or not batch or not all(isinstance(p, str) and p.strip() for p in batch):
+        if not isinstance(batch, list) or not all(isinstance(p, str) and p.strip() for p in batch):
             raise InvalidRequestError(
-                f"request[{key!r}][{index}] must be a non-empty list of path strings, e.g. {example}; got {batch!r}."
+                f"request[{key!r}][{index}] must be a list of path strings, e.g. {example}; got {batch!r}."
             )
+    if not any(batches):
+        raise InvalidRequestError(f"request[{key!r}] names no file: every inner list is empty; e.g. {example}.")
 
 
 def file_progress(record: Mapping[str, Any], *, api: str) -> FileProgress:

@@ -17,6 +17,7 @@ import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from airflow_import_jobs.exceptions import (
@@ -50,7 +51,10 @@ API = "eGain"
 PREFIX = "/knowledge/contentmgr/v4"
 UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 JOB_ID_EXPECTED = "a UUID such as '7a84b875-6f75-4c7b-b137-0632b62db0bd'"
-SCHEDULE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+SCHEDULE_DATE = re.compile(
+    r"(?P<when>[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2})(?P<fraction>\.[0-9]{1,6})?"
+    r"(?P<zone>[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 DATA_SOURCE_TYPES = ("AWS S3 bucket", "Shared file path")
 OPERATIONS = ("import", "reimport")
 _STORAGE_KEYS = {"access_key": "accessKeyId", "secret_key": "secretAccessKey"}
@@ -142,13 +146,19 @@ def _check_id(job_id: object) -> str:
 def check_start_body(
     request: object, *, validate_only: bool, credentials: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """The start/validate body checked before sending; storage credentials filled in if absent."""
+    """The start/validate body checked before sending, field by field as the v4 spec has it.
+
+    Required: ``dataSource.type``, ``dataSource.path`` and, for an import, ``operation`` (filled
+    in as ``import`` when absent). Optional and never demanded: ``dataSource.region`` and
+    ``dataSource.credentials``; storage keys from the connection extras are filled in when the body
+    has none (S3 sources only). ``scheduleTime`` dates are sent in the documented exact form.
+    """
     body = check_request_body(request, api=API)
     source = body.get("dataSource")
     if not isinstance(source, Mapping):
         raise InvalidRequestError(
-            'request["dataSource"] is required by eGain: {"type": "AWS S3 bucket", "path": "s3://bucket/folder", '
-            '"region": "us-east-1", "credentials": {...}}.'
+            'request["dataSource"] is required by eGain: {"type": "AWS S3 bucket", "path": "s3://bucket/folder"} '
+            '(optionally with "region" and "credentials").'
         )
     source = dict(source)
     if source.get("type") not in DATA_SOURCE_TYPES:
@@ -158,17 +168,15 @@ def check_start_body(
         )
     if not isinstance(source.get("path"), str) or not source["path"].strip():
         raise InvalidRequestError('request["dataSource"]["path"] is required: the S3 URL or share path.')
-    if source["type"] == "AWS S3 bucket" and (not isinstance(source.get("region"), str) or not source["region"]):
-        raise InvalidRequestError('request["dataSource"]["region"] is required for an S3 bucket, e.g. "us-east-1".')
-    if credentials and not source.get("credentials") and source["type"] == "AWS S3 bucket":
+    if source.get("region") is not None and not isinstance(source["region"], str):
+        raise InvalidRequestError(
+            f'request["dataSource"]["region"] is optional but must be a string such as "us-east-1"; '
+            f"got {type(source['region']).__name__}."
+        )
+    if credentials and source.get("credentials") is None and source["type"] == "AWS S3 bucket":
         # The extras hold S3 keys: never send them to a shared file path.
         source["credentials"] = dict(credentials)
-    if not isinstance(source.get("credentials"), Mapping) or not source["credentials"]:
-        raise InvalidRequestError(
-            'request["dataSource"]["credentials"] is required: {"accessKeyId": ..., "secretAccessKey": ...} for '
-            'S3 ({"username": ..., "password": ...} for a shared path), or set the connection extras '
-            "storage_access_key and storage_secret_key to keep keys out of DAG code."
-        )
+    _check_credentials(source.get("credentials"))
     body["dataSource"] = source
     if validate_only:
         extra = sorted(set(body) - {"dataSource"})
@@ -182,13 +190,58 @@ def check_start_body(
         raise InvalidRequestError(f'request["operation"] must be "import" or "reimport"; got {body["operation"]!r}.')
     schedule = body.get("scheduleTime")
     if schedule is not None:
-        date = schedule.get("date") if isinstance(schedule, Mapping) else None
-        if not isinstance(date, str) or not SCHEDULE_DATE.fullmatch(date):
+        if not isinstance(schedule, Mapping):
             raise InvalidRequestError(
-                'request["scheduleTime"]["date"] must be exactly YYYY-MM-DDTHH:MM:SS.mmmZ '
-                f"(e.g. 2026-03-01T10:00:00.000Z, at most 7 days ahead); got {date!r}."
+                'request["scheduleTime"] must be an object such as {"date": "2026-03-01T10:00:00.000Z"}; '
+                f"got {type(schedule).__name__}."
             )
+        schedule = dict(schedule)
+        schedule["date"] = _schedule_date(schedule.get("date"), "date")
+        if schedule.get("stopDate") is not None:
+            schedule["stopDate"] = _schedule_date(schedule["stopDate"], "stopDate")
+        body["scheduleTime"] = schedule
     return body
+
+
+_CREDENTIAL_KEYS = ("accessKeyId", "secretAccessKey", "username", "password", "accessKey", "secretKey")
+
+
+def _check_credentials(value: object) -> None:
+    """``dataSource.credentials`` is optional; when given, an object of strings."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise InvalidRequestError(
+            'request["dataSource"]["credentials"] is optional but must be an object: {"accessKeyId": ..., '
+            '"secretAccessKey": ...} for S3, {"username": ..., "password": ...} for a shared path; '
+            f"got {type(value).__name__}."
+        )
+    for key in _CREDENTIAL_KEYS:
+        if value.get(key) is not None and not isinstance(value[key], str):
+            raise InvalidRequestError(
+                f'request["dataSource"]["credentials"][{key!r}] must be a string; got {type(value[key]).__name__}.'
+            )
+
+
+def _schedule_date(value: object, key: str) -> str:
+    """An RFC 3339 date-time with a zone (what the spec's ``date-time`` allows), in the exact form
+    ``YYYY-MM-DDTHH:MM:SS.mmmZ`` the eGain docs demand."""
+    match = SCHEDULE_DATE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise InvalidRequestError(
+            f'request["scheduleTime"][{key!r}] must be a date-time with a time zone, sent as '
+            f"YYYY-MM-DDTHH:MM:SS.mmmZ (e.g. 2026-03-01T10:00:00.000Z, at most 7 days ahead); got {value!r}."
+        )
+    try:
+        micros = (match["fraction"] or ".")[1:].ljust(6, "0")
+        moment = datetime.fromisoformat(f"{match['when'].upper()}.{micros}")
+        zone = match["zone"].upper()
+        if zone != "Z":
+            sign = 1 if zone[0] == "+" else -1
+            moment -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+    except (ValueError, OverflowError):
+        raise InvalidRequestError(f'request["scheduleTime"][{key!r}] is not a valid date: {value!r}.') from None
+    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 # -- responses -------------------------------------------------------------------------------

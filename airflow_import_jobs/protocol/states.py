@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 P, R, C, F, X = JobState.PENDING, JobState.RUNNING, JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED
 
-#: Milvus job-level states, current and legacy (the pre-2.4 ``Import*`` family).
+#: Milvus and Zilliz Cloud job-level states: one vocabulary, because Zilliz Cloud runs Milvus and a
+#: spelling either API has ever sent can come from both. Current Milvus states, the two-phase ones,
+#: the pre-2.4 ``Import*`` family, Zilliz's ``InProgress`` and its legacy v1 ``ImportRunning``.
 MILVUS_STATES: dict[str, JobState] = {
     "Pending": P,
     "PreImporting": R,
@@ -32,12 +34,16 @@ MILVUS_STATES: dict[str, JobState] = {
     "None": JobState.UNKNOWN,
     "ImportPending": P,
     "ImportStarted": R,
+    "ImportRunning": R,
     "ImportPersisted": R,
     "ImportFlushed": R,
     "ImportCompleted": C,
     "ImportFailed": F,
     "ImportFailedAndCleaned": F,
 }
+
+#: Zilliz Cloud job states: the same table as Milvus (not a copy, so the two cannot drift apart).
+ZILLIZ_STATES: dict[str, JobState] = MILVUS_STATES
 
 #: Milvus and Zilliz per-file states (``details[].state``): a vocabulary of its own.
 FILE_STATES: dict[str, JobState] = {
@@ -47,19 +53,6 @@ FILE_STATES: dict[str, JobState] = {
     "Retry": R,
     "Completed": C,
     "Failed": F,
-}
-
-#: Zilliz Cloud: the v2 states (sources disagree on Importing vs InProgress) and legacy v1 ones.
-ZILLIZ_STATES: dict[str, JobState] = {
-    "Pending": P,
-    "Importing": R,
-    "InProgress": R,
-    "Completed": C,
-    "Failed": F,
-    "ImportPending": P,
-    "ImportRunning": R,
-    "ImportCompleted": C,
-    "ImportFailed": F,
 }
 
 #: eGain Knowledge: ``In Progress`` has a space; the prose also says ``Completed``.

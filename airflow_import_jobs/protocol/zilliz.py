@@ -147,9 +147,10 @@ class ZillizCloudProtocol:
                 )
             )
         body = check_create_body(request, cluster_id=self._cluster(), db_name=self.db_name)
-        if "objectUrls" in body or "objectUrl" in body:
+        if body.get("objectUrls") or body.get("objectUrl"):
             for key, value in self._storage.items():
-                body.setdefault(key, value)
+                if not body.get(key):
+                    body[key] = value
         job_id: str = yield Call(_request("create", body, idempotent=False), parse_create)
         return job_id
 
@@ -176,15 +177,23 @@ def _request(endpoint: str, body: dict[str, Any], *, idempotent: bool = True) ->
 
 
 def check_create_body(request: object, *, cluster_id: str, db_name: str | None) -> dict[str, Any]:
-    """The create body checked before sending, with ``clusterId``/``dbName`` filled in."""
+    """The create body checked before sending, with ``clusterId``/``dbName`` filled in.
+
+    The file source is ``objectUrls``, the deprecated ``objectUrl`` or ``volumeName`` + ``dataPaths``;
+    a field that is ``None`` or ``""`` counts as absent, as the server reads the bodies the vendor
+    SDK sends (every field it knows, unused ones empty).
+    """
     body = check_request_body(request, api=API)
     require_text(body, "collectionName", api=API)
-    for key in ("partitionName", "dbName", "accessKey", "secretKey", "token", "volumeName"):
+    for key in ("partitionName", "dbName", "accessKey", "secretKey", "token", "volumeName", "objectUrl"):
         optional_text(body, key, api=API)
-    if "volumeName" in body:
-        check_file_batches(body, "dataPaths", api=API)
-    elif "objectUrl" in body and "objectUrls" not in body:
+    given = {key for key in ("objectUrls", "objectUrl", "volumeName") if body.get(key) not in (None, "")}
+    if "objectUrls" in given:
+        check_file_batches(body, "objectUrls", api=API)
+    elif "objectUrl" in given:
         require_text(body, "objectUrl", api=API)  # deprecated single-URL form, still accepted
+    elif "volumeName" in given:
+        check_file_batches(body, "dataPaths", api=API)
     else:
         check_file_batches(body, "objectUrls", api=API)
     body.setdefault("clusterId", cluster_id)

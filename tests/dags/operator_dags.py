@@ -30,14 +30,18 @@ with DAG("op_start_retry", **COMMON) as op_start_retry:  # type: ignore[arg-type
         max_consecutive_errors=1,
     )
 
-with DAG("op_start_deferrable", **COMMON) as op_start_deferrable:  # type: ignore[arg-type]
-    StartImportJobOperator(
-        task_id="start",
-        conn_id="{{ dag_run.conf['conn_id'] }}",
-        request="{{ dag_run.conf['request'] }}",  # type: ignore[arg-type]
-        deferrable=True,
-        poll_interval=0.05,
-    )
+# A deferrable import and a deferrable eGain validation, alike but for validate_only.
+for _dag_id, _validate_only in (("op_start_deferrable", False), ("op_validate_deferrable", True)):
+    with DAG(_dag_id, **COMMON) as _dag:  # type: ignore[arg-type]
+        StartImportJobOperator(
+            task_id="validate" if _validate_only else "start",
+            conn_id="{{ dag_run.conf['conn_id'] }}",
+            request="{{ dag_run.conf['request'] }}",  # type: ignore[arg-type]
+            validate_only=_validate_only,
+            deferrable=True,
+            poll_interval=0.05,
+        )
+    globals()[_dag_id] = _dag
 
 with DAG("op_start_timeout", **COMMON) as op_start_timeout:  # type: ignore[arg-type]
     StartImportJobOperator(

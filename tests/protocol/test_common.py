@@ -432,9 +432,22 @@ def test_state_tables_hold_only_the_reference_spellings() -> None:
     assert extra == {
         "milvus": ["IndexBuilding", "PreImporting", "Sorting"],
         "file": [],
-        "zilliz": ["ImportPending"],
+        "zilliz": ["IndexBuilding", "PreImporting", "Sorting"],
         "egain": ["Canceled", "Pending"],
     }
+
+
+def test_milvus_and_zilliz_share_one_vocabulary() -> None:
+    """Zilliz Cloud runs Milvus: a spelling either API has ever sent maps the same on both."""
+    from airflow_import_jobs.protocol import milvus, zilliz
+
+    assert states.MILVUS_STATES is states.ZILLIZ_STATES
+    for spelling, expected in states.MILVUS_STATES.items():
+        record = {"jobId": "1", "state": spelling}
+        assert milvus.job_from_record(dict(record)).state is expected, spelling
+        assert zilliz.job_from_record(dict(record)).state is expected, spelling
+    # The case that failed before: Zilliz's legacy spelling on a Milvus record.
+    assert milvus.job_from_record({"jobId": "1", "state": "ImportRunning"}).state is JobState.RUNNING
 
 
 @pytest.mark.parametrize(

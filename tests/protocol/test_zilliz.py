@@ -332,6 +332,19 @@ CREATE_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] =
     ("volume-form-gets-no-keys", {"storage_credentials": STORAGE},
      {"collectionName": "c", "volumeName": "vol", "dataPaths": [["a/b.parquet"]]},
      {"clusterId": CLUSTER, "collectionName": "c", "volumeName": "vol", "dataPaths": [["a/b.parquet"]]}),
+    # The vendor SDK's shape: every field, unused ones empty; the server reads "" and null as absent.
+    ("sdk-shape-objectUrls", {"storage_credentials": STORAGE},
+     {"collectionName": "c", "objectUrls": URLS, "objectUrl": "", "volumeName": "", "dataPaths": None,
+      "accessKey": "", "secretKey": "", "token": ""},
+     {"clusterId": CLUSTER, "collectionName": "c", "objectUrls": URLS, "objectUrl": "", "volumeName": "",
+      "dataPaths": None, "accessKey": STORAGE["access_key"], "secretKey": STORAGE["secret_key"],
+      "token": STORAGE["token"]}),
+    ("sdk-shape-volume", {}, {"collectionName": "c", "volumeName": "vol", "dataPaths": [["a/"]], "objectUrls": None,
+                              "objectUrl": ""},
+     {"clusterId": CLUSTER, "collectionName": "c", "volumeName": "vol", "dataPaths": [["a/"]], "objectUrls": None,
+      "objectUrl": ""}),
+    ("many-groups-are-the-servers-to-limit", {}, {"collectionName": "c", "objectUrls": [["s3://a"]] * 2000},
+     {"clusterId": CLUSTER, "collectionName": "c", "objectUrls": [["s3://a"]] * 2000}),
 ]  # fmt: skip
 
 
@@ -360,7 +373,7 @@ BAD_CREATE: list[tuple[str, Any, str]] = [
     ("missing-collectionName", {"objectUrls": URLS}, "collectionName"),
     ("missing-objectUrls", {"collectionName": "c"}, "objectUrls"),
     ("objectUrls-flat", {"collectionName": "c", "objectUrls": ["s3://a"]}, "objectUrls"),
-    ("objectUrls-too-many", {"collectionName": "c", "objectUrls": [["s3://a"]] * 1025}, "1025"),
+    ("volume-paths-without-volume", {"collectionName": "c", "dataPaths": [["f/1.parquet"]]}, "objectUrls"),
     ("objectUrl-blank", {"collectionName": "c", "objectUrl": " "}, "objectUrl"),
     ("volume-without-dataPaths", {"collectionName": "c", "volumeName": "v"}, "dataPaths"),
     ("accessKey-not-text", {"collectionName": "c", "objectUrls": URLS, "accessKey": 1}, "accessKey"),

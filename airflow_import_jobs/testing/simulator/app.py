@@ -10,6 +10,8 @@ Control API (JSON; errors are ``400 {"error": "..."}``):
 * ``POST /_sim/jobs`` ``{"backend", "collection_name"?, "db_name"?, "cluster_id"?, "job_type"?,
   "files"?, "count"?, "lifecycle"?: {Lifecycle fields}}`` → ``{"job_ids": [...]}``
 * ``GET /_sim/jobs/{job_id}`` → the job's fields (without advancing it)
+* ``POST /_sim/collections`` ``{"backend": "milvus"|"zilliz", "collections": [...], "db_name"?,
+  "partitions"?: [...]}``: make collections (and their database and partitions) exist
 * ``POST /_sim/faults`` ``{"backend", "fault": {Fault fields}, "count"?, "endpoint"?}``
 * ``GET /_sim/config``; ``POST /_sim/config`` ``{name: value}`` (``Simulator.configure``)
 
@@ -184,6 +186,21 @@ async def _job(request: Request) -> Response:
         return JSONResponse(job_snapshot(job))
 
 
+async def _collections(request: Request) -> Response:
+    sim = _sim(request)
+    try:
+        payload = await _json_object(request)
+        sim.add_collections(
+            str(payload.get("backend")),
+            payload.get("collections", []),
+            db_name=str(payload.get("db_name", "default")),
+            partitions=payload.get("partitions", []),
+        )
+    except (ValueError, TypeError) as exc:
+        return _bad(str(exc))
+    return JSONResponse(sim.config())
+
+
 async def _faults(request: Request) -> Response:
     try:
         payload = await _json_object(request)
@@ -226,6 +243,7 @@ class SimulatorApp:
                 Route("/_sim/requests", _requests, methods=["GET"]),
                 Route("/_sim/jobs", _jobs, methods=["POST"]),
                 Route("/_sim/jobs/{job_id}", _job, methods=["GET"]),
+                Route("/_sim/collections", _collections, methods=["POST"]),
                 Route("/_sim/faults", _faults, methods=["POST"]),
                 Route("/_sim/config", _config, methods=["GET", "POST"]),
             ]

@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds a time-driven job takes (default 30)")
     parser.add_argument("--steps", type=int, default=3, help="reads a read-driven job takes (default 3)")
     parser.add_argument("--seed", type=int, default=None, help="seed for generated IDs and tokens")
+    parser.add_argument(
+        "--collection",
+        action="append",
+        default=[],
+        metavar="[DB.]NAME",
+        help="a collection that exists on Milvus and Zilliz Cloud besides quick_setup, medium_articles and docs "
+        "(repeatable; creates naming any other are refused, as the servers refuse them)",
+    )
     parser.add_argument("--json", action="store_true", help="print the endpoints as one JSON line")
     return parser
 
@@ -88,7 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.allow_remote and not is_loopback(args.host):
         parser.error(f"refusing to serve on non-loopback host {args.host!r}; add --allow-remote to mean it")
     lifecycle = {"advance": args.advance, "duration": args.duration, "steps": args.steps}
-    sim = Simulator(seed=args.seed, config={"default_lifecycle": lifecycle})
+    config: dict[str, Any] = {"default_lifecycle": lifecycle}
+    if args.collection:
+        catalogue = {db: set(names) for db, names in Simulator.milvus_collections.items()}
+        for spec in args.collection:
+            db, _, name = spec.rpartition(".")
+            catalogue.setdefault(db or "default", set()).add(name)
+        config["milvus_collections"] = config["zilliz_collections"] = {k: sorted(v) for k, v in catalogue.items()}
+    sim = Simulator(seed=args.seed, config=config)
     server = SimulatorServer(sim, args.host, args.port, allow_remote=args.allow_remote)
     # uvicorn shuts down gracefully on these, then re-raises them into the previous handlers:
     # exit 0 there instead of dying by the signal, so scripts can tell a clean stop.

@@ -1,14 +1,16 @@
 """eGain Knowledge Content Manager v4 import endpoints and the tenant's OAuth token endpoint,
 served under ``/egain``.
 
-Errors are ``{"code": "<http>-<n>", "developerMessage", "details", "userMessage"}``:
+Every error of the API is the spec's ``WSErrorCommon``: ``{"code": "<http>-<n>", "developerMessage",
+"details": [{"key", "value"}], "userMessage"}``:
 
 =======  ==========================================================================================
 code     when
 =======  ==========================================================================================
 401-101  no token, an unknown token, or an expired one (the vendor documents it for expiry)
 403-197  the token holds none of ``egain_scopes`` (checked per request, so a test can revoke)
-400-152  bad body (dataSource, operation, credentials), ``scheduleTime.date`` not exactly
+400-152  bad body (``dataSource.type``/``path`` missing or wrong, ``region`` not a string,
+         ``credentials`` not an object or half a pair, ``operation``), ``scheduleTime.date`` not exactly
          ``YYYY-MM-DDTHH:MM:SS.mmmZ`` or more than 7 days ahead, or a job ID that is not a UUID
 404-101  no job with that ID
 409-101  cancel of a job that has already finished (the vendor documents the 409, not the code)
@@ -79,7 +81,7 @@ def _error(status: int, code: str, message: str, details: list[dict[str, Any]] |
 
 
 def _invalid(name: str, value: Any, message: str) -> Reply:
-    return _error(400, "400-152", message, [{"name": name, "value": "" if value is None else str(value)}])
+    return _error(400, "400-152", message, [{"key": name, "value": "" if value is None else str(value)}])
 
 
 def _unknown(sim: Simulator, request: SimRequest) -> Reply:
@@ -153,7 +155,14 @@ def _authorize(sim: Simulator, request: SimRequest) -> Reply | None:
     return None
 
 
+#: Credential keys that go in pairs ("provide along with", says the spec); accessKey/secretKey are the
+#: older spec's names for the S3 pair.
+_CREDENTIAL_PAIRS = (("accessKeyId", "secretAccessKey"), ("accessKey", "secretKey"), ("username", "password"))
+
+
 def _check_data_source(body: dict[str, Any]) -> Reply | None:
+    """The v4 spec's ``dataSource``: ``type`` and ``path`` required, ``region`` and ``credentials``
+    optional (a tenant whose bucket needs no keys in the body sends neither)."""
     source = body.get("dataSource")
     if not isinstance(source, dict):
         return _invalid("dataSource", source, "dataSource is required and must be an object.")
@@ -163,19 +172,27 @@ def _check_data_source(body: dict[str, Any]) -> Reply | None:
     path = source.get("path")
     if not isinstance(path, str) or not path:
         return _invalid("dataSource.path", path, "dataSource.path is required.")
+    region = source.get("region")
+    if region is not None and not isinstance(region, str):
+        return _invalid("dataSource.region", region, "dataSource.region must be a string.")
     credentials = source.get("credentials")
+    if credentials is None:
+        return None
     if not isinstance(credentials, dict):
-        return _invalid("dataSource.credentials", None, "dataSource.credentials is required.")
-    if kind == "AWS S3 bucket":
-        if not isinstance(source.get("region"), str) or not source.get("region"):
-            return _invalid("dataSource.region", source.get("region"), "dataSource.region is required.")
-        # Older spec versions named the keys accessKey/secretKey.
-        pairs: tuple[tuple[str, str], ...] = (("accessKeyId", "secretAccessKey"), ("accessKey", "secretKey"))
-    else:
-        pairs = (("username", "password"),)
-    if not any(isinstance(credentials.get(a), str) and isinstance(credentials.get(b), str) for a, b in pairs):
-        names = " or ".join(f"{a}/{b}" for a, b in pairs)
-        return _invalid("dataSource.credentials", None, f"dataSource.credentials needs {names}.")
+        return _invalid("dataSource.credentials", None, "dataSource.credentials must be an object.")
+    for first, second in _CREDENTIAL_PAIRS:
+        for name, partner in ((first, second), (second, first)):
+            value = credentials.get(name)
+            if value is not None and not isinstance(value, str):
+                return _invalid(
+                    f"dataSource.credentials.{name}", None, f"dataSource.credentials.{name} must be a string."
+                )
+            if value is not None and credentials.get(partner) is None:
+                return _invalid(
+                    f"dataSource.credentials.{partner}",
+                    None,
+                    f"dataSource.credentials.{name} must be provided along with {partner}.",
+                )
     return None
 
 
@@ -243,7 +260,7 @@ def _find(sim: Simulator, job_id: str, request: SimRequest, method: str) -> tupl
         return None, _invalid("job_id", job_id, "job_id must be a UUID.")
     job = sim.egain_jobs.get(job_id.upper())
     if job is None:
-        return None, _error(404, "404-101", f"Job {job_id} was not found.", [{"name": "job_id", "value": job_id}])
+        return None, _error(404, "404-101", f"Job {job_id} was not found.", [{"key": "job_id", "value": job_id}])
     return job, None
 
 

@@ -88,6 +88,8 @@ class ZillizJob(Job):
 
     cluster_id: str
     collection_name: str
+    db_name: str = "default"
+    partition_name: str | None = None
     files: tuple[ImportFile, ...] = ()
 
 

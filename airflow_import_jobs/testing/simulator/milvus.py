@@ -11,13 +11,16 @@ code    when
 1801    body is not a JSON object, or a field has the wrong JSON type (``jobId`` as a number,
         ``options`` values that are not strings)
 1802    ``collectionName``/``files``/``jobId`` missing
-1100    ``files`` is empty; ``jobId`` is a string but not an int64
-800     database not found
+1100    ``files`` holds no file once empty inner lists are dropped; ``jobId`` is a string but not
+        an int64
+800     database not found (``milvus_collections`` lists the databases and their collections)
 100     collection not found
-200     partition not found (same number as the legacy success code; only the message differs)
-2100    "import job does not exist" (unknown or past retention), too many files, "number of jobs
-        has reached the limit, please try again later", commit of a job that is not Uncommitted,
-        abort of a Completed or Committing job
+200     partition not found (``milvus_partitions``; same number as the legacy success code: only
+        the message differs)
+2100    "import job does not exist" (unknown or past retention), too many files, an inner list
+        Milvus cannot read (mixed extensions, several JSON/Parquet/CSV files, an unknown extension:
+        see ``catalog``), "number of jobs has reached the limit, please try again later", commit
+        of a job that is not Uncommitted, abort of a Completed or Committing job
 ======  ===========================================================================================
 
 Servers without ``/describe`` (``milvus_has_describe = False``) or without ``/commit`` and
@@ -30,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from airflow_import_jobs.testing.simulator import catalog
 from airflow_import_jobs.testing.simulator.jobs import MilvusJob
 from airflow_import_jobs.testing.simulator.lifecycle import Phase, percent, phase_at, spelling
 from airflow_import_jobs.testing.simulator.state import Simulator
@@ -69,7 +73,7 @@ def _error(code: int, message: str, status: int = 200) -> Reply:
 
 
 def _import_failed(reason: str) -> Reply:
-    return _error(2100, f"{reason}: importing data failed")
+    return _error(*catalog.import_failed(reason))
 
 
 def _ok(sim: Simulator, data: Any) -> Reply:
@@ -135,18 +139,14 @@ def _database(sim: Simulator, request: SimRequest, body: dict[str, Any]) -> tupl
 
 
 def _collection(
-    sim: Simulator, request: SimRequest, body: dict[str, Any], collection: str | None
+    sim: Simulator, request: SimRequest, body: dict[str, Any], collection: str | None, partition: str | None = None
 ) -> tuple[str, Reply | None]:
-    """The database a request is about, and the refusal if it (or the named collection) does not exist."""
+    """The database a request is about, and the refusal if it (or the named collection or partition) does not exist."""
     db, denied = _database(sim, request, body)
     if denied is not None:
         return db, denied
-    known = sim.milvus_collections.get(db)
-    if known is None:
-        return db, _error(800, f"database not found[database={db}]")
-    if collection is not None and collection not in known:
-        return db, _error(100, f"collection not found[database={db}][collection={collection}]")
-    return db, None
+    refusal = catalog.check_target(sim.milvus_collections, sim.milvus_partitions, db, collection, partition)
+    return db, (None if refusal is None else _error(*refusal))
 
 
 def _check_strings(struct: str, body: dict[str, Any], *names: str) -> Reply | None:
@@ -184,19 +184,13 @@ def _create(sim: Simulator, request: SimRequest, body: dict[str, Any]) -> Reply:
         return _missing("ImportReq", "CollectionName")
     if files is None:
         return _missing("ImportReq", "Files")
-    db, refusal = _collection(sim, request, body, collection)
+    partition = body.get("partitionName") or None
+    db, refusal = _collection(sim, request, body, collection, partition)
     if refusal is not None:
         return refusal
-    partition = body.get("partitionName") or None
-    if partition is not None and partition not in sim.milvus_partitions:
-        return _error(200, f"partition not found[partition={partition}]")
-    if not files:
-        return _error(1100, "import request is empty: invalid parameter")
-    if len(files) > sim.milvus_max_files:
-        return _import_failed(
-            f"too many files: the max number of import files should not exceed {sim.milvus_max_files}, "
-            f"but got {len(files)}"
-        )
+    bad_files = catalog.check_files(files, max_files=sim.milvus_max_files, options=options)
+    if bad_files is not None:
+        return _error(*bad_files)
     now = sim.now()
     active = sum(1 for job in sim.milvus_jobs.values() if not _view(sim, job, now).terminal)
     if active >= sim.milvus_job_limit:
@@ -214,7 +208,7 @@ def _create(sim: Simulator, request: SimRequest, body: dict[str, Any]) -> Reply:
         collection,
         db,
         lifecycle,
-        files=files,
+        files=[group for group in files if group],
         partition_name=partition,
         options=opts,
         request_body=body,

@@ -24,8 +24,26 @@ from airflow_import_jobs.testing.simulator.jobs import EgainJob, Job, MilvusJob,
 from airflow_import_jobs.testing.simulator.lifecycle import Lifecycle
 from airflow_import_jobs.testing.simulator.wire import RecordedRequest, SimRequest
 
-#: First Milvus job ID: above 2**53, so a client that passes it through a float breaks visibly.
-MILVUS_ID_BASE = 448761313698322011
+#: First Milvus job ID: above 2**53, so a client that passes it through a float breaks visibly. Shaped
+#: like a real one (a hybrid timestamp: 2026-01-01 in milliseconds, shifted 18 bits, plus a counter)
+#: and unlike any ID in the vendors' docs, so "a job that does not exist" in a test stays one.
+MILVUS_ID_BASE = (1_767_225_600_000 << 18) + 1
+#: Job IDs printed in the vendors' docs, the reference and this project's docs and recorded answers:
+#: no generated ID is ever one of these (case-insensitive).
+DOC_EXAMPLE_IDS = frozenset(
+    {
+        "448761313698322011",
+        "448707763884413158",
+        "453240863839750922",
+        "job-0123456789abcdefghijk",
+        "job-xxxxxxxxxxxxxxxxxxxxx",
+        "7a84b875-6f75-4c7b-b137-0632b62db0bd",
+        "9d0bc230-6b99-4739-a872-0b91cfe2515a",
+        "53632e6c-c078-4476-b840-10c4793d9c08",
+        "1e27a1c0-8a6a-43ec-a4ed-e6a46b4cb242",
+        "00000000-0000-4000-8000-000000000000",
+    }
+)
 REQUEST_LOG_SIZE = 10_000
 JOB_BACKENDS = ("milvus", "zilliz", "egain")
 _OUTCOMES = {
@@ -34,6 +52,8 @@ _OUTCOMES = {
     "egain": frozenset({"completed", "failed", "cancelled", "stall"}),
 }
 _ZILLIZ_ID_CHARS = string.ascii_lowercase + string.digits
+#: The collections of the ``default`` database on a fresh simulator (Milvus and Zilliz Cloud).
+DEFAULT_COLLECTIONS = ("quick_setup", "medium_articles", "docs")
 
 
 @dataclass
@@ -112,6 +132,8 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "milvus_collections": _as_collections,
     "milvus_partitions": _as_str_set,
     "milvus_restricted_dbs": _as_str_set,
+    "zilliz_collections": _as_collections,
+    "zilliz_partitions": _as_str_set,
     "zilliz_rate_limit": _typed(_NUMBER, optional=True),
     "zilliz_running_state": _typed(str),
     "zilliz_count_is_total": _typed(bool),
@@ -157,10 +179,14 @@ class Simulator:
     milvus_job_limit: int = 1024
     milvus_max_files: int = 1024
     milvus_retention_s: float = 3 * 3600.0
-    milvus_collections: dict[str, set[str]] = {"default": {"quick_setup", "medium_articles", "docs"}}
+    # The databases, their collections, and the partitions every collection has: creates (and
+    # lists) naming anything else are refused as the server refuses them (800, 100, 200).
+    milvus_collections: dict[str, set[str]] = {"default": set(DEFAULT_COLLECTIONS)}
     milvus_partitions: set[str] = {"_default"}
     milvus_restricted_dbs: set[str] = set()
     # Zilliz quirks.
+    zilliz_collections: dict[str, set[str]] = {"default": set(DEFAULT_COLLECTIONS)}
+    zilliz_partitions: set[str] = {"_default"}
     zilliz_rate_limit: float | None = 20.0
     zilliz_running_state: str = "Importing"
     zilliz_count_is_total: bool = True
@@ -308,7 +334,8 @@ class Simulator:
         if job_id is not None and not job_id.isdigit():
             raise ValueError("a Milvus job ID is a decimal int64 string")
         with self.lock:
-            job_id = job_id if job_id is not None else str(MILVUS_ID_BASE + next(self._milvus_seq))
+            if job_id is None:
+                job_id = self._fresh(lambda: str(MILVUS_ID_BASE + next(self._milvus_seq)))
             if job_id in self.milvus_jobs:
                 raise ValueError(f"Milvus job {job_id} exists")
             self.milvus_jobs[job_id] = MilvusJob(
@@ -330,6 +357,8 @@ class Simulator:
         job_id: str | None = None,
         files: list[list[str]] | None = None,
         request_body: dict[str, Any] | None = None,
+        db_name: str = "default",
+        partition_name: str | None = None,
     ) -> str:
         """Create a Zilliz Cloud job directly; returns its ID (``job-`` + 21 characters).
 
@@ -339,7 +368,7 @@ class Simulator:
         self._check_outcome("zilliz", lifecycle)
         with self.lock:
             if job_id is None:
-                job_id = "job-" + "".join(self._rng.choices(_ZILLIZ_ID_CHARS, k=21))
+                job_id = self._fresh(lambda: "job-" + "".join(self._rng.choices(_ZILLIZ_ID_CHARS, k=21)))
             if job_id in self.zilliz_jobs:
                 raise ValueError(f"Zilliz job {job_id} exists")
             cluster = cluster_id or self.zilliz_cluster_id
@@ -348,6 +377,8 @@ class Simulator:
                 **self._new_job(job_id, lifecycle, request_body),
                 cluster_id=cluster,
                 collection_name=collection_name,
+                db_name=db_name,
+                partition_name=partition_name,
                 files=make_files(
                     files if files is not None else [["medium_articles_2020_dpr.json"]], lifecycle.total_rows
                 ),
@@ -374,7 +405,7 @@ class Simulator:
         self._check_outcome("egain", lifecycle)
         with self.lock:
             if job_id is None:
-                job_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+                job_id = self._fresh(lambda: str(uuid.UUID(int=self._rng.getrandbits(128), version=4)))
             key = job_id.upper()
             if key in self.egain_jobs:
                 raise ValueError(f"eGain job {job_id} exists")
@@ -384,6 +415,27 @@ class Simulator:
                 log_location=log_location or f"s3://sim-bucket/logs/import-logs-{key}.txt",
             )
             return key
+
+    @staticmethod
+    def _fresh(generate: Callable[[], str]) -> str:
+        """A generated job ID that is not one of the docs' examples."""
+        while True:
+            job_id = generate()
+            if job_id.lower() not in DOC_EXAMPLE_IDS:
+                return job_id
+
+    def add_collections(
+        self, backend: str, names: Iterable[str], *, db_name: str = "default", partitions: Iterable[str] = ()
+    ) -> None:
+        """Make collections (and the database, and partitions of every collection) exist on
+        ``backend`` (``milvus`` or ``zilliz``), so creates naming them are accepted."""
+        if backend not in ("milvus", "zilliz"):
+            raise ValueError("backend must be milvus or zilliz")
+        names, partitions = _as_str_set(names), _as_str_set(partitions)
+        with self.lock:
+            collections: dict[str, set[str]] = getattr(self, f"{backend}_collections")
+            collections.setdefault(db_name, set()).update(names)
+            getattr(self, f"{backend}_partitions").update(partitions)
 
     def _new_job(
         self, job_id: str, lifecycle: Lifecycle, request_body: dict[str, Any] | None, *, start_delay: float = 0.0

@@ -9,14 +9,22 @@ code    when
 21119   bad API key: "The apikey is illegal." (HTTP ``zilliz_auth_error_status``, 200 by default)
 429     more than ``zilliz_rate_limit`` requests in one second on one endpoint (HTTP 429)
 1801    body is not a JSON object, or a field has the wrong JSON type
-1802    ``clusterId``, ``collectionName``, ``jobId`` or the file source missing
+1802    ``clusterId``, ``collectionName``, ``jobId`` or the file source missing (a field sent as
+        ``""`` or ``null`` counts as missing: the vendor SDK sends every field it knows)
 96017   unknown ``clusterId``: "The specified cluster does not exist."
+800     unknown ``dbName`` (``zilliz_collections`` lists the databases and their collections)
+100     unknown ``collectionName``
+200     unknown ``partitionName`` (``zilliz_partitions``)
+1100    no file to import once empty inner lists are dropped
+2100    too many inner lists, or one Milvus cannot read (see ``catalog``; a folder is accepted)
 96008   ``pageSize`` not an integer in 1..100
 96009   ``currentPage`` not an integer >= 1
 2100    "import job does not exist" (unknown ID, or a job of another cluster)
 ======  ===========================================================================================
 
-``getProgress`` (documented) and ``describe`` (what the vendor SDKs call) answer alike. ``jobId``
+The file source is ``objectUrls`` (a list of lists of URLs), the deprecated ``objectUrl`` (one
+URL), or ``volumeName`` + ``dataPaths``. ``getProgress`` (documented) and ``describe`` (what the
+vendor SDKs call) answer alike. ``jobId``
 may come as a number (the vendor's own curl example sends one); it is looked up as a string.
 """
 
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_import_jobs.testing.simulator import catalog
 from airflow_import_jobs.testing.simulator.jobs import ZillizJob
 from airflow_import_jobs.testing.simulator.lifecycle import Phase, percent, spelling
 from airflow_import_jobs.testing.simulator.state import Simulator
@@ -75,36 +84,47 @@ def handle(sim: Simulator, endpoint: str, request: SimRequest) -> Reply:
     return _progress(sim, cluster, body)
 
 
+def _given(body: dict[str, Any], name: str) -> Any:
+    """A field's value, or None when it is absent, null or empty: the vendor SDK (pymilvus
+    ``bulk_import``) sends every field it knows, unused ones as ``""`` or ``null``."""
+    value = body.get(name)
+    return None if value is None or value == "" else value
+
+
 def _file_groups(body: dict[str, Any]) -> tuple[list[list[str]] | None, Reply | None]:
     """The files to import, from ``objectUrls``, the deprecated ``objectUrl``, or a volume."""
-    if "objectUrls" in body:
+    if _given(body, "objectUrls") is not None:
         return _groups("objectUrls", body["objectUrls"])
-    if "objectUrl" in body:
-        url = body["objectUrl"]
-        if not isinstance(url, str) or not url:
-            return None, _type_error("objectUrl", url, "a non-empty string")
+    url = _given(body, "objectUrl")
+    if url is not None:
+        if not isinstance(url, str):
+            return None, _type_error("objectUrl", url, "a string")
         return [[url]], None
-    if "volumeName" in body or "dataPaths" in body:
-        if not isinstance(body.get("volumeName"), str) or not body.get("volumeName"):
+    volume, paths = _given(body, "volumeName"), _given(body, "dataPaths")
+    if volume is not None or paths is not None:
+        if volume is None:
             return None, _missing("volumeName")
-        if "dataPaths" not in body:
+        if not isinstance(volume, str):
+            return None, _type_error("volumeName", volume, "a string")
+        if paths is None:
             return None, _missing("dataPaths")
-        return _groups("dataPaths", body["dataPaths"])
+        return _groups("dataPaths", paths)
     return None, _missing("objectUrls, or volumeName and dataPaths")
 
 
 def _groups(field: str, value: Any) -> tuple[list[list[str]] | None, Reply | None]:
-    if not isinstance(value, list) or not value:
-        return None, _type_error(field, value, "a non-empty list of lists of strings")
+    """``value`` if it is a list of lists of strings (emptiness is the catalogue's to refuse)."""
+    if not isinstance(value, list):
+        return None, _type_error(field, value, "a list of lists of strings")
     for group in value:
-        if not isinstance(group, list) or not group or not all(isinstance(p, str) for p in group):
-            return None, _type_error(field, group, "a non-empty list of strings")
+        if not isinstance(group, list) or not all(isinstance(p, str) for p in group):
+            return None, _type_error(field, group, "a list of strings")
     return value, None
 
 
 def _create(sim: Simulator, cluster: str, body: dict[str, Any]) -> Reply:
-    collection = body.get("collectionName")
-    if not collection:
+    collection = _given(body, "collectionName")
+    if collection is None:
         return _missing("collectionName")
     if not isinstance(collection, str):
         return _type_error("collectionName", collection, "a string")
@@ -115,8 +135,21 @@ def _create(sim: Simulator, cluster: str, body: dict[str, Any]) -> Reply:
     groups, bad = _file_groups(body)
     if bad is not None or groups is None:
         return bad or _missing("objectUrls")
+    db = _given(body, "dbName") or "default"
+    partition = _given(body, "partitionName")
+    refusal = catalog.check_target(sim.zilliz_collections, sim.zilliz_partitions, db, collection, partition)
+    if refusal is None:
+        refusal = catalog.check_files(groups, max_files=sim.milvus_max_files, folders=True)
+    if refusal is not None:
+        return _error(*refusal)
     job_id = sim.add_zilliz_job(
-        collection, sim.lifecycle_for_created("zilliz"), cluster, files=groups, request_body=body
+        collection,
+        sim.lifecycle_for_created("zilliz"),
+        cluster,
+        files=[group for group in groups if group],
+        request_body=body,
+        db_name=db,
+        partition_name=partition,
     )
     return _ok({"jobId": job_id})
 
