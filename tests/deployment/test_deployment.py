@@ -96,13 +96,18 @@ def holders(d: Deployment, run_id: str) -> list[Any]:
     return [row[0] for row in rows]
 
 
-def run_waits(d: Deployment, job_ids: list[str]) -> str:
+def deferred_waits(d: Deployment, count: int) -> tuple[list[str], str]:
+    """``count`` new jobs and a run waiting on them, once every wait is deferred and held; (job IDs, run ID)."""
+    job_ids = add_jobs(d, count)
     d.airflow.wait_for_dag(WAITS, timeout=120)
-    return d.airflow.trigger(WAITS, conf={"job_ids": job_ids})
+    run_id = d.airflow.trigger(WAITS, conf={"job_ids": job_ids})
+    wait_states(d, run_id, count)
+    return job_ids, run_id
 
 
 def assert_waits_succeeded(d: Deployment, run_id: str, job_ids: list[str]) -> list[dict[str, Any]]:
-    """The run succeeded, every wait once (try 1), each with its own job, completed, as XCom."""
+    """Commit the jobs; the run succeeds, every wait once (try 1), each with its own job, completed, as XCom."""
+    commit(d, job_ids)
     state = d.airflow.wait_for_run(WAITS, run_id, timeout=RUN_TIMEOUT_S)
     tis = [ti for ti in d.airflow.task_instances(WAITS, run_id) if ti["task_id"] == "wait"]
     assert state == "success", [(ti["map_index"], ti["state"]) for ti in tis]
@@ -121,9 +126,7 @@ def test_a_killed_triggerers_waits_are_taken_over(deployment: Deployment) -> Non
     d = deployment
     # The 20 waits all go to one triggerer: the other is stopped while they defer, then back.
     d.airflow.kill("triggerer-2", signal.SIGTERM)
-    job_ids = add_jobs(d, 20)
-    run_id = run_waits(d, job_ids)
-    wait_states(d, run_id, 20)
+    job_ids, run_id = deferred_waits(d, 20)
     d.airflow.restart("triggerer-2")
     live = _poll("both triggerers to heartbeat", SETTLE_TIMEOUT_S, lambda: _both(live_triggerers(d)))
     assert holders(d, run_id) == [live["triggerer"]] * 20  # a healthy triggerer keeps its triggers
@@ -135,7 +138,6 @@ def test_a_killed_triggerers_waits_are_taken_over(deployment: Deployment) -> Non
         return True if holders(d, run_id) == [live["triggerer-2"]] * 20 else None
 
     _poll("triggerer-2 to take over all 20 waits", SETTLE_TIMEOUT_S, taken_over)
-    commit(d, job_ids)
     tis = assert_waits_succeeded(d, run_id, job_ids)
     # Each wait fired exactly one event: one resume per task (its log says so once) and one asset event.
     for ti in tis:
@@ -187,6 +189,14 @@ def test_a_worker_killed_after_the_start_resumes_the_same_job(deployment: Deploy
         return True if rows and rows[0] == ("running", 2) else None
 
     _poll("the retry to run", SETTLE_TIMEOUT_S, retrying)
+
+    def resumed_or_started_again() -> str | None:
+        if counter(d, "milvus.create") > creates + 1:
+            return "a second create"
+        log = d.airflow.task_log(START, run_id, "start", 2)
+        return "resumed" if f"An earlier try of this task started job {job_id}" in log else None
+
+    assert _poll("the retry to pick its job", SETTLE_TIMEOUT_S, resumed_or_started_again) == "resumed"
     commit(d, [job_id])
     state = d.airflow.wait_for_run(START, run_id, timeout=RUN_TIMEOUT_S)
     (ti,) = d.airflow.task_instances(START, run_id)
@@ -203,9 +213,7 @@ def test_a_worker_killed_after_the_start_resumes_the_same_job(deployment: Deploy
 
 def test_the_waits_survive_an_api_outage_without_a_hot_loop(deployment: Deployment) -> None:
     d = deployment
-    job_ids = add_jobs(d, 5)
-    run_id = run_waits(d, job_ids)
-    wait_states(d, run_id, 5)
+    job_ids, run_id = deferred_waits(d, 5)
     polls = counter(d, "total")
     _poll("a poll through the gate", SETTLE_TIMEOUT_S, lambda: True if counter(d, "total") > polls else None)
 
@@ -223,7 +231,6 @@ def test_the_waits_survive_an_api_outage_without_a_hot_loop(deployment: Deployme
     attempts = d.gate.refused
     d.gate.up()
 
-    commit(d, job_ids)
     assert_waits_succeeded(d, run_id, job_ids)
     # The waits kept trying while the API was down, and no faster than if each of the 5 had polled
     # alone once per interval: a hot loop would be thousands of attempts.
@@ -233,13 +240,10 @@ def test_the_waits_survive_an_api_outage_without_a_hot_loop(deployment: Deployme
 
 def test_the_waits_finish_across_a_scheduler_restart(deployment: Deployment) -> None:
     d = deployment
-    job_ids = add_jobs(d, 5)
-    run_id = run_waits(d, job_ids)
-    wait_states(d, run_id, 5)
+    job_ids, run_id = deferred_waits(d, 5)
     old = d.airflow.processes["scheduler"].pid
     d.airflow.restart("scheduler")
     assert d.airflow.processes["scheduler"].pid != old
     d.airflow.wait_healthy(SETTLE_TIMEOUT_S)
-    commit(d, job_ids)
     assert_waits_succeeded(d, run_id, job_ids)
     print(f"\nscheduler restart: pid {old} replaced; 5 waits succeeded")
