@@ -14,7 +14,7 @@ export UV_LINK_MODE := copy
 COMPAT_VENV := .venv-airflow31
 COMPAT_LOCK := ci/airflow-3.1-requirements.txt
 
-.PHONY: help install lint typecheck unit compat compat-lock test demo up bench clean
+.PHONY: help install deps-system lint typecheck unit compat compat-lock test demo up bench clean
 
 help:
 	@echo "make demo   - run the example DAGs through a real local Airflow against the bundled simulator"
@@ -33,6 +33,23 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.synced
 
+# The deployment tests (tests/deployment/) run a private PostgreSQL server: Debian's package, installed
+# here when its binaries are missing and we may (root, apt-get). Debian's own "main" cluster is not
+# created (the tests make their own, on a free port). Elsewhere the tests skip, saying why.
+PG_BINARIES := $(wildcard /usr/lib/postgresql/*/bin/initdb)
+deps-system:
+ifeq ($(PG_BINARIES),)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		mkdir -p /etc/postgresql-common && \
+		{ grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf || \
+		  echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf; } && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive UCF_FORCE_CONFFOLD=1 apt-get install -y -qq \
+			--no-install-recommends -o Dpkg::Options::=--force-confold postgresql; \
+	else \
+		echo "PostgreSQL is missing and cannot be installed here (needs root and apt-get): tests/deployment will skip."; \
+	fi
+endif
+
 lint: install
 	$(UV) run --frozen ruff check airflow_import_jobs tests example_dags scripts benchmarks
 	$(UV) run --frozen ruff format --check airflow_import_jobs tests example_dags scripts benchmarks
@@ -40,7 +57,7 @@ lint: install
 typecheck: install
 	$(UV) run --frozen mypy
 
-unit: install
+unit: install deps-system
 	$(UV) run --frozen pytest -q
 
 # The oldest supported Airflow (3.1.x), pinned in its own lock file, runs the unit suite too:

@@ -301,3 +301,153 @@ def test_missing_connection_fails_for_good(sim_server: SimulatorServer) -> None:
         op.execute({})  # type: ignore[arg-type]
     with pytest.raises(AirflowFailException, match="'nope' is not defined"):
         ListImportJobsOperator(task_id="l", conn_id="nope").execute({})  # type: ignore[arg-type]
+
+
+# -- the start record: the start never fails once the job exists ------------------------------
+
+
+class _FakeTI:
+    """A task instance as a DAG's own unit test builds one: no task runner behind it."""
+
+    def __init__(self, try_number: int = 1, max_tries: int = 0) -> None:
+        self.dag_id, self.task_id, self.run_id, self.map_index = "users_dag", "start", "manual__1", -1
+        self.try_number, self.max_tries = try_number, max_tries
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+class _Variables:
+    """Stands in for ``airflow.sdk.Variable`` (get/set/delete on a dict); ``fail_set`` breaks writes."""
+
+    def __init__(self, fail_set: bool = False) -> None:
+        self.store: dict[str, Any] = {}
+        self.fail_set = fail_set
+
+    def get(self, key: str, default: Any = None, deserialize_json: bool = False) -> Any:
+        return self.store.get(key, default)
+
+    def set(self, key: str, value: Any, description: str | None = None, serialize_json: bool = False) -> None:
+        if self.fail_set:
+            raise RuntimeError("Execution API unavailable (simulated)")
+        self.store[key] = value
+
+    def delete(self, key: str) -> None:
+        self.store.pop(key, None)
+
+
+@pytest.fixture
+def variables(monkeypatch: pytest.MonkeyPatch) -> _Variables:
+    """A dict-backed Variable store, and a task runner that looks active, so the record is on."""
+    import airflow.sdk
+
+    from airflow_import_jobs.operators import import_job
+
+    store = _Variables()
+    for name in ("get", "set", "delete"):
+        monkeypatch.setattr(airflow.sdk.Variable, name, getattr(store, name))
+    monkeypatch.setattr(import_job, "_task_runner_active", lambda: True)
+    return store
+
+
+def _warnings(logs: list[dict[str, Any]]) -> list[str]:
+    return [str(entry["event"]) for entry in logs if entry.get("log_level") == "warning"]
+
+
+def test_execute_outside_a_task_runner_returns_the_job_id(sim_server: SimulatorServer) -> None:
+    ti = _FakeTI()
+    op = StartImportJobOperator(task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST, wait_for_completion=False)
+    with capture_logs() as logs:
+        job_id = op.execute({"ti": ti})  # type: ignore[arg-type]
+    assert job_id == sim_server.sim.jobs("milvus")[0].job_id
+    assert ti.xcom == {"job_id": job_id}
+    warnings = _warnings(logs)
+    assert len(warnings) == 1, warnings
+    assert "duplicate-start guard is off" in warnings[0]
+    assert "not running in an Airflow task runner" in warnings[0]
+    assert sim_server.sim.counters()["milvus.create"] == 1
+
+
+def test_a_failing_record_write_after_the_create_does_not_fail_the_task(
+    sim_server: SimulatorServer, variables: _Variables
+) -> None:
+    variables.fail_set = True
+    sim_server.sim.queue_lifecycle("milvus", Lifecycle(steps=2))
+    op = StartImportJobOperator(task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST, poll_interval=0.05)
+    with capture_logs() as logs:
+        job = op.execute({"ti": _FakeTI()})  # type: ignore[arg-type]
+    (created,) = sim_server.sim.jobs("milvus")
+    assert job["job_id"] == created.job_id
+    assert job["state"] == "completed"
+    warnings = _warnings(logs)
+    (warning,) = [w for w in warnings if "start record" in w]
+    assert created.job_id in warning
+    assert "could not write the start record" in warning
+    assert "Execution API unavailable" in warning
+
+
+def test_a_failing_asset_event_or_xcom_push_after_the_create_does_not_fail_the_task(
+    sim_server: SimulatorServer,
+) -> None:
+    class _BrokenTI(_FakeTI):
+        def xcom_push(self, key: str, value: Any) -> None:
+            raise RuntimeError("XCom backend down")
+
+    class _BrokenEvents:
+        def __getitem__(self, key: Any) -> Any:
+            raise RuntimeError("outlet events unavailable")
+
+    op = StartImportJobOperator(task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST, poll_interval=0.05)
+    with capture_logs() as logs:
+        job = op.execute({"ti": _BrokenTI(), "outlet_events": _BrokenEvents()})  # type: ignore[arg-type]
+    assert job["state"] == "completed"
+    warnings = [w for w in _warnings(logs) if "duplicate-start guard" not in w]
+    assert len(warnings) == 2, warnings
+    assert all(job["job_id"] in w for w in warnings)
+    assert any("XCom backend down" in w for w in warnings)
+    assert any("outlet events unavailable" in w for w in warnings)
+
+
+def test_a_retry_resumes_only_its_own_runs_job(
+    sim_server: SimulatorServer, variables: _Variables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim_server.sim.queue_lifecycle("milvus", Lifecycle(steps=50), count=10)
+    import airflow.sdk
+
+    monkeypatch.setattr(airflow.sdk.Variable, "delete", lambda key: None)  # every try is killed: records stay
+
+    def start(try_number: int, request: dict[str, Any] = MILVUS_REQUEST, clear_number: int = 0) -> str:
+        op = StartImportJobOperator(task_id="start", conn_id=MILVUS, request=request, wait_for_completion=False)
+        run = type("DagRun", (), {"clear_number": clear_number})()
+        job_id: str = op.execute({"ti": _FakeTI(try_number=try_number), "dag_run": run})  # type: ignore[arg-type]
+        return job_id
+
+    first = start(1)
+    (key,) = variables.store
+    left = dict(variables.store[key])  # what try 1 leaves behind when it is killed
+    assert start(2) == first  # a retry of the same run and request: the same job
+    assert start(3) == first
+    assert start(1) != first  # a run made again under the same run ID: never the old job
+    variables.store[key] = left
+    assert start(2, clear_number=1) != first  # the run was cleared since: a fresh start
+    variables.store[key] = left
+    assert start(2, request={**MILVUS_REQUEST, "files": [["b.parquet"]]}) != first  # another request
+    assert sim_server.sim.counters()["milvus.create"] == 4
+
+
+def test_the_record_is_deleted_when_the_task_ends(sim_server: SimulatorServer, variables: _Variables) -> None:
+    sim_server.sim.queue_lifecycle("milvus", Lifecycle(outcome="failed", steps=2))
+    op = StartImportJobOperator(task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST, poll_interval=0.05)
+    with pytest.raises(AirflowFailException):
+        op.execute({"ti": _FakeTI(try_number=1, max_tries=3)})  # type: ignore[arg-type]
+    assert variables.store == {}
+    skipping = StartImportJobOperator(
+        task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST, poll_interval=0.05, soft_fail=True
+    )
+    sim_server.sim.queue_lifecycle("milvus", Lifecycle(outcome="failed", steps=2))
+    from airflow_import_jobs._compat import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException):
+        skipping.execute({"ti": _FakeTI(try_number=1, max_tries=3)})  # type: ignore[arg-type]
+    assert variables.store == {}

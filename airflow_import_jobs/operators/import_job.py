@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -202,6 +203,13 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
         except ConfigurationError as error:
             raise AirflowFailException(str(error)) from None  # as the sensor: fix the connection, rerun
 
+    def emit_assets(
+        self, context: Context, jobs: Sequence[ImportJob], values: list[dict[str, Any]], *, db_name: str | None = None
+    ) -> None:
+        """As the sensor's, but the job is done by now: a failure to record the event is a warning."""
+        emit = super().emit_assets
+        self._bookkeep("emit its asset event", lambda: emit(context, jobs, values, db_name=db_name))
+
     def target_db_name(self) -> str | None:
         db_name = self.request.get("dbName") if isinstance(self.request, Mapping) else None
         return db_name if isinstance(db_name, str) and db_name else None
@@ -215,12 +223,16 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
             )
         mask_secrets(_secret_values(self.request))
         record = StartRecord.for_task(context, self.conn_id, self.request)
+        if record.off_reason:
+            self.log.warning(
+                "The duplicate-start guard is off (%s): a retry of this task could start a second job.",
+                record.off_reason,
+            )
         self.job_id = self._resume(record) or self._start(record)
-        ti = context.get("ti") if hasattr(context, "get") else None
-        if ti is not None:
-            ti.xcom_push(key="job_id", value=self.job_id)
+        # From here on the job exists: bookkeeping that fails is a warning, never the task's end.
+        self._bookkeep("push its ID to XCom", _push_job_id, context, self.job_id)
         if not self.wait_for_completion:
-            record.clear()
+            self._bookkeep("delete the start record", record.clear)
             return self.job_id
         done = self.check_jobs([self.job_id])
         if done is None and self.deferrable:
@@ -239,7 +251,7 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
                 done = self.check_jobs([self.job_id])
         except AirflowTaskTimeout:
             self._cancel("the task's execution_timeout passed")
-            record.clear()
+            self._bookkeep("delete the start record", record.clear)
             raise
         return self._complete(context, done, record)
 
@@ -257,9 +269,10 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
     # -- helpers --------------------------------------------------------------------------
 
     def _complete(self, context: Context, result: Outcome, record: StartRecord) -> Any:
-        if result.status not in ("error", "stalled"):
-            # After an error or a stall the job may still finish: a retry waits on it again.
-            record.clear()
+        if result.status not in ("error", "stalled") or not _retry_follows(context):
+            # After an error or a stall the job may still finish: a retry waits on it again. Without
+            # a retry to come, the task ends here and so does its record.
+            self._bookkeep("delete the start record", record.clear)
         return self.finish(context, result, single=True)
 
     def _start(self, record: StartRecord) -> str:
@@ -269,13 +282,37 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
             raise AirflowFailException(str(error)) from None
         except ImportJobError as error:
             raise AirflowException(str(error)) from None
-        self.log.info("Started %s job %s.", "validation" if self.validate_only else "import", job_id)
-        record.save(job_id)
+        self.job_id = job_id
+        self._bookkeep(
+            "log the start",
+            self.log.info,
+            "Started %s job %s.",
+            "validation" if self.validate_only else "import",
+            job_id,
+        )
+        self._bookkeep("write the start record (a retry may start a second job)", record.save, job_id)
         return job_id
+
+    def _bookkeep(self, what: str, action: Callable[..., object], *args: Any) -> None:
+        """Run our own bookkeeping after the job exists: a failure is logged, naming the job, and ignored."""
+        try:
+            action(*args)
+        except Exception as error:
+            with contextlib.suppress(Exception):
+                self.log.warning(
+                    "Job %s was started, but could not %s: %s: %s", self.job_id, what, type(error).__name__, error
+                )
 
     def _resume(self, record: StartRecord) -> str | None:
         """The job an earlier try of this task started with the same request, if it still exists."""
-        job_id = record.load()
+        try:
+            job_id = record.load()
+        except Exception as error:
+            # No job of this try exists yet: failing is safe, starting blind could start a second one.
+            raise AirflowException(
+                f"Could not read this task's start record ({type(error).__name__}: {error}); not starting a job "
+                "that an earlier try may have started already."
+            ) from None
         if job_id is None:
             return None
         try:
@@ -321,31 +358,89 @@ def _secret_values(value: Any) -> list[str]:
     return found
 
 
+def _push_job_id(context: Context, job_id: str) -> None:
+    ti = context.get("ti") if hasattr(context, "get") else None
+    if ti is not None:
+        ti.xcom_push(key="job_id", value=job_id)
+
+
+def _retry_follows(context: Context) -> bool:
+    """Whether Airflow will run this task again if this try fails (tries left)."""
+    ti = context.get("ti") if hasattr(context, "get") else None
+    try_number, max_tries = getattr(ti, "try_number", None), getattr(ti, "max_tries", None)
+    return isinstance(try_number, int) and isinstance(max_tries, int) and try_number <= max_tries
+
+
+def _task_runner_active() -> bool:
+    """Whether this process is an Airflow task runner talking to its supervisor (Variables work)."""
+    try:
+        from airflow.sdk.execution_time import task_runner
+    except ImportError:  # pragma: no cover - every supported Airflow has it
+        return False
+    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
+
+
 class StartRecord:
     """Remembers, across tries of one task instance, which job its start request created.
 
-    Stored in an Airflow Variable keyed by the task instance: the job ID, the connection ID, a
-    SHA-256 digest of the request and the time — never the request itself (it may hold keys).
-    Outside a task run (no task instance in the context) it remembers nothing.
+    Stored in an Airflow Variable keyed by the task instance (DAG, task, run and map index): the
+    job ID, the connection ID, a SHA-256 digest of the request, the try that started it, the DAG
+    run's clear number and the time — never the request itself (it may hold keys). A later try
+    resumes the recorded job only when all of these hold: same connection and request digest, same
+    clear number (clearing the run asks for a fresh start), and the record comes from an *earlier*
+    try (a run deleted and created again under the same run ID starts over at try 1, so an old
+    record never matches it). Anything else starts a new job and overwrites the record.
+
+    The record is deleted when the task ends: success, failure, skip, timeout. Only a try that was
+    killed (SIGKILL, a lost worker) and then never retried leaves it behind: it stays in the
+    Variables list (description "airflow-import-jobs: ...") until that task instance runs again,
+    and can be deleted by hand; by the rules above it can never make another run resume its job.
+
+    Outside a task runner (``execute()`` called directly, as in a unit test of a DAG) there is no
+    Variable store: the record is off (:attr:`off_reason` says why) and remembers nothing.
     """
 
     PREFIX = "airflow_import_jobs.start"
 
-    def __init__(self, key: str | None, conn_id: str, digest: str) -> None:
+    def __init__(
+        self,
+        key: str | None,
+        conn_id: str,
+        digest: str,
+        *,
+        try_number: int = 1,
+        clear_number: int = 0,
+        off_reason: str | None = None,
+    ) -> None:
         self.key = key
         self.conn_id = conn_id
         self.digest = digest
+        self.try_number = try_number
+        self.clear_number = clear_number
+        self.off_reason = off_reason
 
     @classmethod
     def for_task(cls, context: Context, conn_id: str, request: Any) -> StartRecord:
         ti = context.get("ti") if hasattr(context, "get") else None
         digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
         if ti is None:
-            return cls(None, conn_id, digest)
+            return cls(None, conn_id, digest, off_reason="no task instance in the context")
+        if not _task_runner_active():
+            return cls(None, conn_id, digest, off_reason="not running in an Airflow task runner, no Variable store")
         identity = f"{ti.dag_id}/{ti.task_id}/{ti.run_id}/{getattr(ti, 'map_index', -1)}"
-        return cls(f"{cls.PREFIX}.{hashlib.sha256(identity.encode()).hexdigest()[:32]}", conn_id, digest)
+        dag_run = context.get("dag_run")
+        try_number = getattr(ti, "try_number", None)
+        clear_number = getattr(dag_run, "clear_number", None)
+        return cls(
+            f"{cls.PREFIX}.{hashlib.sha256(identity.encode()).hexdigest()[:32]}",
+            conn_id,
+            digest,
+            try_number=try_number if isinstance(try_number, int) else 1,
+            clear_number=clear_number if isinstance(clear_number, int) else 0,
+        )
 
     def load(self) -> str | None:
+        """The job ID an earlier try of this task instance recorded for the same request, or None."""
         if self.key is None:
             return None
         from airflow.sdk import Variable
@@ -355,6 +450,11 @@ class StartRecord:
             return None
         if stored.get("conn_id") != self.conn_id or stored.get("request_sha256") != self.digest:
             return None  # the request changed between tries: a different job is wanted
+        if stored.get("clear_number", 0) != self.clear_number:
+            return None  # the run was cleared since: the user asked for the task to run afresh
+        started_by = stored.get("try_number")
+        if not isinstance(started_by, int) or started_by >= self.try_number:
+            return None  # not an earlier try of this run (a run made again under the same ID)
         job_id = stored.get("job_id")
         return job_id if isinstance(job_id, str) else None
 
@@ -369,6 +469,8 @@ class StartRecord:
                 "job_id": job_id,
                 "conn_id": self.conn_id,
                 "request_sha256": self.digest,
+                "try_number": self.try_number,
+                "clear_number": self.clear_number,
                 "started_at": datetime.now(timezone.utc).isoformat(),
             },
             description="airflow-import-jobs: the job a StartImportJobOperator try started (deleted when it ends)",

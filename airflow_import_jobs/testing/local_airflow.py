@@ -9,6 +9,11 @@ with its log in ``AIRFLOW_HOME/logs-components/NAME.log``, and talks to the publ
         run_id = airflow.trigger("my_dag", conf={"job_id": "..."})
         assert airflow.wait_for_run("my_dag", run_id, timeout=120) == "success"
 
+``triggerers=2`` runs a second triggerer (high availability); each triggerer reports its component
+name as its hostname (``triggerer``, ``triggerer-2``), so the ``job`` table tells which process holds
+a trigger, and :meth:`LocalAirflow.kill` / :meth:`LocalAirflow.restart` crash or restart a component.
+The metadata database is sqlite unless ``env`` sets ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``.
+
 Nothing binds anything but 127.0.0.1: the log servers are skipped (``--skip-serve-logs``; the
 api-server reads task logs from the shared local log folder). Every process started here is
 stopped by its own process group: SIGTERM, then SIGKILL after a deadline.
@@ -44,6 +49,8 @@ HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 POLL_S = 0.5
 EGAIN_SCOPE = "knowledge.contentmgr.manage"
+#: The environment variable that names a component to :func:`component_hostname`.
+COMPONENT_ENV = "AIRFLOW_IMPORT_JOBS_COMPONENT"
 
 T = TypeVar("T")
 
@@ -58,6 +65,13 @@ def free_port(host: str = LOOPBACK) -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def component_hostname() -> str:
+    """The hostname a component reports (``[core] hostname_callable``): its component name when
+    :class:`LocalAirflow` started it, else the machine's name. Several triggerers on one machine
+    are then told apart in the ``job`` table."""
+    return os.environ.get(COMPONENT_ENV) or socket.getfqdn()
 
 
 def airflow_executable() -> Path:
@@ -142,6 +156,7 @@ class LocalAirflow:
     :param admin_password: its password; a random one when None.
     :param startup_timeout: seconds to wait for ``db migrate`` and again for every component to be healthy.
     :param stop_timeout: seconds each component gets to exit after SIGTERM before SIGKILL.
+    :param triggerers: how many triggerers to run (``triggerer``, ``triggerer-2``, ...).
     """
 
     def __init__(
@@ -155,7 +170,10 @@ class LocalAirflow:
         admin_password: str | None = None,
         startup_timeout: float = 120.0,
         stop_timeout: float = 20.0,
+        triggerers: int = 1,
     ) -> None:
+        if triggerers < 1:
+            raise ValueError(f"triggerers must be at least 1; got {triggerers}")
         self.home = Path(airflow_home).resolve()
         self.dags_folder = Path(dags_folder).resolve()
         self.port = port or free_port()
@@ -165,6 +183,7 @@ class LocalAirflow:
         self.stop_timeout = stop_timeout
         self.log_dir = self.home / "logs-components"
         self.env = self._environment(dict(env or {}))
+        self.components = self._components(triggerers)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._log_files: list[IO[bytes]] = []
         self._token: str | None = None
@@ -226,6 +245,17 @@ class LocalAirflow:
         env.update(extra)
         return env
 
+    def _components(self, triggerers: int) -> dict[str, list[str]]:
+        """Each long-running component's name and ``airflow`` arguments, in start order."""
+        out = {"api-server": ["api-server", "--host", LOOPBACK, "--port", str(self.port)]}
+        for name in COMPONENTS:
+            if name == "triggerer":
+                for number in range(1, triggerers + 1):
+                    out["triggerer" if number == 1 else f"triggerer-{number}"] = ["triggerer", "--skip-serve-logs"]
+            else:
+                out[name] = [name, "--skip-serve-logs"] if name == "scheduler" else [name]
+        return out
+
     def __enter__(self) -> LocalAirflow:
         return self.start()
 
@@ -244,9 +274,7 @@ class LocalAirflow:
         atexit.register(self.stop)
         try:
             self._migrate()
-            self._spawn("api-server", ["api-server", "--host", LOOPBACK, "--port", str(self.port)])
-            for name in COMPONENTS:
-                args = [name, "--skip-serve-logs"] if name in ("scheduler", "triggerer") else [name]
+            for name, args in self.components.items():
                 self._spawn(name, args)
             self.wait_healthy(self.startup_timeout)
         except BaseException:
@@ -280,15 +308,36 @@ class LocalAirflow:
         del self.processes["db-migrate"]
 
     def _spawn(self, name: str, args: list[str]) -> None:
+        env = {**self.env, COMPONENT_ENV: name}
+        if args[0] == "triggerer":  # triggerers report their component name as hostname (the job table)
+            env.setdefault("AIRFLOW__CORE__HOSTNAME_CALLABLE", f"{__name__}.component_hostname")
         self.processes[name] = subprocess.Popen(  # noqa: S603 - our own venv's airflow, fixed arguments
             [str(airflow_executable()), *args],
-            env=self.env,
+            env=env,
             cwd=self.home,
             stdin=subprocess.DEVNULL,
             stdout=self._open_log(name),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def kill(self, name: str, signum: int = signal.SIGKILL, timeout: float = 30.0) -> None:
+        """Send ``signum`` to component ``name``'s whole process group (SIGKILL: a crash, children
+        included) and wait for its leader to exit. It stays down until :meth:`restart`."""
+        proc = self.processes.pop(name)
+        _signal_group(proc, signum)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop_processes([proc], 0)
+        if signum != signal.SIGKILL:  # children that outlive a graceful stop go too
+            stop_processes([proc], timeout)
+
+    def restart(self, name: str) -> None:
+        """Start component ``name`` again (stopping it first with SIGTERM if it runs)."""
+        if name in self.processes:
+            self.kill(name, signal.SIGTERM, self.stop_timeout)
+        self._spawn(name, self.components[name])
 
     def check_alive(self) -> None:
         """LocalAirflowError (with the end of its log) if a component has exited."""

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ALIASES = {"RF/": "tests/reliability/", "SF/": "tests/security/"}
-REFERENCE = re.compile(r"`((?:RF|SF)/[\w/]+\.py)::(\w+)(?:\[([^\]]+)\])?`")
+ALIASES = {"RF/": "tests/reliability/", "SF/": "tests/security/", "DF/": "tests/deployment/", "T/": "tests/"}
+REFERENCE = re.compile(r"`((?:RF|SF|DF|T)/[\w/]+\.py)::(\w+)(?:\[([^\]]+)\])?`")
 
 
 def references() -> list[tuple[str, str, str | None]]:
@@ -23,7 +23,8 @@ def references() -> list[tuple[str, str, str | None]]:
             continue
         for match in REFERENCE.finditer(line):
             alias_path, name, pattern = match.group(1), match.group(2), match.group(3)
-            out.append((ALIASES[alias_path[:3]] + alias_path[3:], name, pattern))
+            alias = alias_path[: alias_path.index("/") + 1]
+            out.append((ALIASES[alias] + alias_path[len(alias) :], name, pattern))
     return out
 
 
