@@ -451,3 +451,23 @@ def test_the_record_is_deleted_when_the_task_ends(sim_server: SimulatorServer, v
     with pytest.raises(AirflowSkipException):
         skipping.execute({"ti": _FakeTI(try_number=1, max_tries=3)})  # type: ignore[arg-type]
     assert variables.store == {}
+
+
+def test_a_retry_after_on_kill_cancelled_the_job_starts_a_new_one(
+    sim_server: SimulatorServer, variables: _Variables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim_server.sim.queue_lifecycle("milvus", Lifecycle(steps=50), count=2)
+    import airflow.sdk
+
+    monkeypatch.setattr(airflow.sdk.Variable, "delete", lambda key: None)  # the try is killed: its record stays
+    first_try = StartImportJobOperator(
+        task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST, wait_for_completion=False, cancel_on_kill=True
+    )
+    first = first_try.execute({"ti": _FakeTI(try_number=1, max_tries=1)})  # type: ignore[arg-type]
+    assert len(variables.store) == 1
+    first_try.on_kill()
+    retry = StartImportJobOperator(task_id="start", conn_id=MILVUS, request=MILVUS_REQUEST, wait_for_completion=False)
+    second = retry.execute({"ti": _FakeTI(try_number=2, max_tries=1)})  # type: ignore[arg-type]
+    assert second != first  # waiting on the cancelled job could only fail the retry
+    assert sim_server.sim.job(first).aborted  # type: ignore[attr-defined]
+    assert sim_server.sim.counters()["milvus.create"] == 2

@@ -320,6 +320,12 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
         except JobNotFoundError:
             self.log.info("Job %s from an earlier try is gone; starting a new one.", job_id)
             return None
+        if job.state in (JobState.FAILED, JobState.CANCELLED):
+            # It can never succeed (on_kill cancels the job of a killed try; Milvus reports an aborted
+            # job as Failed): waiting on it could only fail this retry. A retry after a failed wait
+            # starts again the same way, since that wait deletes the record.
+            self.log.info("Job %s from an earlier try is %s; starting a new one.", job_id, job.state.value)
+            return None
         self.log.info(
             "An earlier try of this task started job %s (now %s at %d%%): waiting on it instead of starting a "
             "second one.",
