@@ -3,8 +3,8 @@
 ``python -m tests.lineage_run OUT.json openlineage`` turns the OpenLineage listener on (its file
 transport) and runs the lineage scenarios against a simulator it serves itself; OUT.json gets, per
 scenario, the DAG run's state and the OpenLineage events its tasks emitted. ``... OUT.json without``
-makes the OpenLineage packages unimportable, as if they were not installed, and runs the example
-DAGs, reporting their states and every warning logged.
+makes the OpenLineage packages look uninstalled and runs the Milvus example DAG (the test reads the
+warnings the run logged from this process's output).
 
 A separate process because the listener is registered when Airflow loads its plugins, once per
 process: the rest of the test suite keeps running without it.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.abc
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -64,15 +63,39 @@ def scenarios() -> dict[str, dict[str, Any]]:
     }
 
 
-class _Unimportable(importlib.abc.MetaPathFinder):
-    """Makes ``openlineage`` and Airflow's OpenLineage provider unimportable: as if not installed."""
+class _Uninstalled(importlib.abc.MetaPathFinder):
+    """Makes ``openlineage`` and Airflow's OpenLineage provider look uninstalled: their modules cannot
+    be imported and their distributions (so the provider's entry point) are not found."""
 
     PREFIXES = ("openlineage", "airflow.providers.openlineage")
+    DISTRIBUTIONS = frozenset(
+        {
+            "apache-airflow-providers-openlineage",
+            "openlineage-python",
+            "openlineage-integration-common",
+            "openlineage-sql",
+        }
+    )
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         if any(fullname == p or fullname.startswith(p + ".") for p in self.PREFIXES):
             raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
         return None
+
+    @classmethod
+    def install(cls) -> None:
+        import importlib.metadata
+
+        import importlib_metadata
+
+        sys.meta_path.insert(0, cls())
+        for metadata in (importlib.metadata, importlib_metadata):
+            every = metadata.distributions
+
+            def distributions(every: Any = every, **kwargs: Any) -> Any:
+                return (d for d in every(**kwargs) if d.metadata["Name"] not in cls.DISTRIBUTIONS)
+
+            metadata.distributions = distributions  # type: ignore[assignment]
 
 
 def _setup(mode: str) -> Path:
@@ -87,7 +110,7 @@ def _setup(mode: str) -> Path:
         os.environ["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "aij-lineage-test"
         os.environ["AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD"] = "True"  # no fork next to the simulator's thread
     else:
-        sys.meta_path.insert(0, _Unimportable())
+        _Uninstalled.install()
     import tests.conftest  # noqa: F401 - makes AIRFLOW_HOME and the DAGs folder, before Airflow loads
 
     airflow = Path(sys.executable).parent / "airflow"
@@ -125,19 +148,8 @@ def _fresh_hook_lineage_collector() -> None:
         hook._hook_lineage_collector = None
 
 
-class _Warnings(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(f"{record.name}: {record.getMessage()}")
-
-
 def main(out: Path, mode: str) -> None:
     events_file = _setup(mode)
-    warnings = _Warnings()
-    logging.getLogger().addHandler(warnings)
 
     from airflow_import_jobs.testing import Lifecycle, SimulatorServer
     from tests.conftest import DAGS_FOLDER
@@ -172,7 +184,6 @@ def main(out: Path, mode: str) -> None:
                 "egain_url": server.egain_url,
                 "cluster_id": server.sim.zilliz_cluster_id,
             }
-    results["_warnings"] = warnings.records
     out.write_text(json.dumps(results))
 
 
