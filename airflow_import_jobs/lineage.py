@@ -277,7 +277,10 @@ def clean_location(value: object) -> str | None:
         return None
     if not parts.scheme or not parts.netloc:
         return value.split("?", 1)[0]
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl()
+    user, _, host = parts.netloc.rpartition("@")
+    if parts.scheme.lower() in _AZURE_SCHEMES and user and ":" not in user:
+        host = f"{user}@{host}"  # container@account, not user info
+    return parts._replace(netloc=host, query="", fragment="").geturl()
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,12 @@ def test_no_credential_survives_naming(location: str) -> None:
     assert "S3CRET" not in (clean_location(location) or "")
 
 
+def test_cleaning_keeps_an_azure_container() -> None:
+    location = "wasbs://box@acct.blob.core.windows.net/a/b.parquet"
+    assert clean_location(location) == location
+    assert clean_location("wasbs://box:S3CRET@acct.blob.core.windows.net/a") == "wasbs://acct.blob.core.windows.net/a"
+
+
 @pytest.mark.parametrize("location", ["relative/path.parquet", "/absolute/path", "C:\\data\\x", "", "s3://"])
 def test_paths_without_a_host_name_nothing(location: str) -> None:
     assert storage_dataset(location) is None
