@@ -397,7 +397,9 @@ def operator_lineage(lineage: ImportLineage, backend: Backend) -> Any:
     )
 
 
-def report_hook_lineage(hook: object, lineage: ImportLineage) -> None:
+def report_hook_lineage(
+    hook: object, settings: ConnectionSettings, request: Mapping[str, Any], *, validate_only: bool
+) -> None:
     """Report a started job's inputs and outputs to Airflow's hook lineage collector.
 
     The collector does nothing unless a hook lineage reader (the OpenLineage provider) is
@@ -406,12 +408,13 @@ def report_hook_lineage(hook: object, lineage: ImportLineage) -> None:
     try:
         from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collector
 
+        lineage = start_lineage(settings, request, validate_only=validate_only)
         collector = get_hook_lineage_collector()  # type: ignore[no-untyped-call]
         for dataset in lineage.inputs[:MAX_HOOK_INPUTS]:
             collector.add_input_asset(context=hook, uri=dataset.uri, asset_extra=dict(dataset.extra or {}) or None)
         for dataset in lineage.outputs:
             collector.add_output_asset(context=hook, uri=dataset.uri, asset_extra=dict(dataset.extra or {}) or None)
-    except Exception:  # lineage is best effort: never let it fail an import
+    except Exception:  # lineage is best effort: never let it fail an import that has started
         log.debug("Could not report hook lineage.", exc_info=True)
 
 

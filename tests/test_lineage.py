@@ -438,3 +438,16 @@ def test_without_the_openlineage_provider_nothing_changes(tmp_path_factory: pyte
     # (Airflow's own notices, such as dag.test()'s unregistered assets, are not ours to judge).
     warnings = [line for line in output.splitlines() if WARNING_LINE.search(line)]
     assert [line for line in warnings if re.search(r"lineage|plugin|\[airflow_import_jobs", line, re.IGNORECASE)] == []
+
+
+def test_a_lineage_problem_never_fails_a_start(sim_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_import_jobs import lineage
+    from airflow_import_jobs.hooks import get_import_hook
+    from tests.conftest import MILVUS
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("lineage is broken")
+
+    monkeypatch.setattr(lineage, "start_lineage", broken)
+    job_id = get_import_hook(MILVUS).start_job({"collectionName": "docs", "files": MILVUS_FILES})
+    assert job_id in sim_server.sim.milvus_jobs

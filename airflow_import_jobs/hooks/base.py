@@ -20,7 +20,7 @@ from airflow_import_jobs.client.policy import RetryPolicy
 from airflow_import_jobs.client.transport import Transport
 from airflow_import_jobs.connections.settings import ConnectionSettings, ConnectionType, read_settings
 from airflow_import_jobs.exceptions import ImportJobError
-from airflow_import_jobs.lineage import report_hook_lineage, start_lineage
+from airflow_import_jobs.lineage import report_hook_lineage
 from airflow_import_jobs.models import ImportJob
 from airflow_import_jobs.protocol.base import Flow
 from airflow_import_jobs.protocol.egain import EgainProtocol
@@ -182,7 +182,7 @@ class ImportJobHook(BaseHook):
     def _report_lineage(self, request: Mapping[str, Any], *, validate_only: bool) -> None:
         """Hook lineage: the started job's files in, its collection (or knowledge base) out."""
         assert self._settings is not None
-        report_hook_lineage(self, start_lineage(self._settings, request, validate_only=validate_only))
+        report_hook_lineage(self, self._settings, request, validate_only=validate_only)
 
     def cancel_job(self, job_id: str) -> None:
         """Cancel (eGain) or abort (Milvus) a job.
