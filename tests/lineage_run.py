@@ -12,9 +12,11 @@ process: the rest of the test suite keeps running without it.
 
 from __future__ import annotations
 
+import atexit
 import importlib.abc
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -102,7 +104,9 @@ def _setup(mode: str) -> Path:
     """A fresh Airflow home (``tests.conftest`` makes it, DAGs folder included), its DB, the listener."""
     for key in [k for k in os.environ if k.startswith(("AIRFLOW_HOME", "AIRFLOW__OPENLINEAGE__", "OPENLINEAGE_"))]:
         del os.environ[key]
-    events = Path(tempfile.mkdtemp(prefix="aij-lineage-")) / "events.jsonl"
+    folder = tempfile.mkdtemp(prefix="aij-lineage-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    events = Path(folder) / "events.jsonl"
     if mode == "openlineage":
         os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
             {"type": "file", "log_file_path": str(events), "append": True}
