@@ -39,21 +39,28 @@ def normalize_uri(parts: SplitResult) -> SplitResult:
     return parts._replace(netloc=netloc)
 
 
+def asset_namespace(backend: Backend, *, base_url: str, cluster_id: str | None) -> str:
+    """The scheme and authority of a backend's asset URIs: the server (Zilliz: the cluster)."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    if backend == "egain":
+        return f"egain://{host}"
+    if backend == "milvus":
+        parts = urlsplit(base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)  # a URL without a port means its scheme's
+        return f"milvus://{host}:{port}"
+    return f"zilliz://{quote(cluster_id or 'unknown', safe='')}"
+
+
 def asset_uri(
     backend: Backend, *, base_url: str, db_name: str | None, cluster_id: str | None, collection_name: str | None
 ) -> str | None:
     """The asset a job loads into, or None when the job does not say (no collection)."""
+    namespace = asset_namespace(backend, base_url=base_url, cluster_id=cluster_id)
     if backend == "egain":
-        return f"egain://{(urlsplit(base_url).hostname or '').lower()}/knowledge"
+        return f"{namespace}/knowledge"
     if not collection_name:
         return None
-    collection = quote(collection_name, safe="")
-    database = quote(db_name or "default", safe="")
-    if backend == "milvus":
-        parts = urlsplit(base_url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)  # a URL without a port means its scheme's
-        return f"milvus://{(parts.hostname or '').lower()}:{port}/{database}/{collection}"
-    return f"zilliz://{quote(cluster_id or 'unknown', safe='')}/{database}/{collection}"
+    return f"{namespace}/{quote(db_name or 'default', safe='')}/{quote(collection_name, safe='')}"
 
 
 def event_extra(jobs: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -48,6 +48,15 @@ def get_provider_info() -> dict[str, Any]:
         "operators": _modules("airflow_import_jobs.operators.import_job"),
         "connection-types": [t.provider_info() for t in CONNECTION_TYPES.values()],
         "asset-uris": [
-            {"schemes": ["milvus", "zilliz", "egain"], "handler": "airflow_import_jobs.assets.normalize_uri"},
+            {
+                "schemes": ["milvus", "zilliz", "egain"],
+                "handler": "airflow_import_jobs.assets.normalize_uri",
+                "to_openlineage_converter": "airflow_import_jobs.lineage.convert_asset_to_openlineage",
+            },
+            {
+                "schemes": ["zilliz-volume"],
+                "handler": None,
+                "to_openlineage_converter": "airflow_import_jobs.lineage.convert_asset_to_openlineage",
+            },
         ],
     }

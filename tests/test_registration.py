@@ -125,6 +125,8 @@ def test_milvus_form(ui_meta: dict[str, Any]) -> None:
     assert extras["token"]["schema"]["format"] == "password"
     assert extras["db_name"]["value"] == "default"
     assert extras["secure"]["schema"]["type"][0] == "boolean"
+    assert extras["storage_uri"]["schema"]["title"] == "Storage URI (lineage)"  # where lineage names the files
+    assert "format" not in extras["storage_uri"]["schema"]  # a location, shown in clear
 
 
 def test_every_secret_extra_is_masked_in_the_form(ui_meta: dict[str, Any]) -> None:

@@ -62,6 +62,8 @@ class ConnectionSettings:
     bearer: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
     storage_credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Where the server's own bucket is (Milvus ``storage_uri`` extra), for lineage names only.
+    storage_uri: str | None = None
     #: Every secret value this connection holds, for Airflow's secrets masker.
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
@@ -284,4 +286,33 @@ def _milvus(conn: Any, host: str, extras: dict[str, Any], common: dict[str, Any]
     bearer = token or (f"{conn.login}:{conn.password}" if conn.login else None)
     if bearer and not token:
         common["secrets"] = (*common["secrets"], bearer)
-    return ConnectionSettings(**common, base_url=base, db_name=extras.get("db_name") or "default", bearer=bearer)
+    return ConnectionSettings(
+        **common,
+        base_url=base,
+        db_name=extras.get("db_name") or "default",
+        bearer=bearer,
+        storage_uri=_storage_uri(extras.get("storage_uri"), conn_id),
+    )
+
+
+def _storage_uri(value: str | None, conn_id: str) -> str | None:
+    """The ``storage_uri`` extra: a location with a scheme and a host, and nothing secret in it."""
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - a malformed port raises here
+    except ValueError:
+        parts = None
+    if parts is None or len(parts.scheme) < 2 or not parts.hostname:
+        raise ConfigurationError(
+            f"Extra 'storage_uri' of connection {conn_id!r} must be a storage location such as s3://bucket, "
+            f"gs://bucket/prefix or wasbs://container@account.blob.core.windows.net; got {value!r}."
+        )
+    if parts.password or parts.query or parts.fragment:
+        # Never echo it: the value itself may hold a key or a signature.
+        raise ConfigurationError(
+            f"Extra 'storage_uri' of connection {conn_id!r} must name a location only: remove the password, "
+            "query or fragment (keys belong in the connection's credential fields)."
+        )
+    return value.rstrip("/")

@@ -120,6 +120,12 @@ MILVUS = ConnectionType(
         ExtraField("token", "API token", "Use this token instead of user and password.", secret=True),
         ExtraField("db_name", "Database", "Database the jobs belong to (sent as DB-Name).", default="default"),
         ExtraField("secure", "Use HTTPS", "Connect with https when Host is a bare name.", "boolean", default=False),
+        ExtraField(
+            "storage_uri",
+            "Storage URI (lineage)",
+            "Where the server's bucket is, e.g. s3://milvus-bucket or gs://bucket/prefix: lineage names the "
+            "imported files under it (without it, under the Milvus server). No keys: a location only.",
+        ),
         _VERIFY,
         _TIMEOUT,
         _RPS,

@@ -20,6 +20,7 @@ from airflow_import_jobs.client.policy import RetryPolicy
 from airflow_import_jobs.client.transport import Transport
 from airflow_import_jobs.connections.settings import ConnectionSettings, ConnectionType, read_settings
 from airflow_import_jobs.exceptions import ImportJobError
+from airflow_import_jobs.lineage import report_hook_lineage
 from airflow_import_jobs.models import ImportJob
 from airflow_import_jobs.protocol.base import Flow
 from airflow_import_jobs.protocol.egain import EgainProtocol
@@ -168,11 +169,20 @@ class ImportJobHook(BaseHook):
         :param request: The create body as in the API's docs (camelCase keys).
         :param validate_only: eGain only: start a validation job instead of an import.
         """
-        return self._run(lambda p: p.start_job(request, validate_only=validate_only))
+        job_id = self._run(lambda p: p.start_job(request, validate_only=validate_only))
+        self._report_lineage(request, validate_only=validate_only)
+        return job_id
 
     async def astart_job(self, request: Mapping[str, Any], *, validate_only: bool = False) -> str:
         """Async twin of :meth:`start_job`."""
-        return await self._arun(lambda p: p.start_job(request, validate_only=validate_only))
+        job_id = await self._arun(lambda p: p.start_job(request, validate_only=validate_only))
+        self._report_lineage(request, validate_only=validate_only)
+        return job_id
+
+    def _report_lineage(self, request: Mapping[str, Any], *, validate_only: bool) -> None:
+        """Hook lineage: the started job's files in, its collection (or knowledge base) out."""
+        assert self._settings is not None
+        report_hook_lineage(self, self._settings, request, validate_only=validate_only)
 
     def cancel_job(self, job_id: str) -> None:
         """Cancel (eGain) or abort (Milvus) a job.

@@ -266,6 +266,16 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
     def on_kill(self) -> None:
         self._cancel("the task was killed")
 
+    # -- lineage (OpenLineage, when its provider is installed) ----------------------------
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The files the request imports, the collection (or knowledge base) it loads, the job's run facets."""
+        return self.lineage_facets(request=self.request, validate_only=self.validate_only, job_id=self.job_id)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """As on completion, with the job's final state and the failure reason."""
+        return self.get_openlineage_facets_on_complete(task_instance)
+
     # -- helpers --------------------------------------------------------------------------
 
     def _complete(self, context: Context, result: Outcome, record: StartRecord) -> Any:

@@ -112,3 +112,7 @@ class ImportJobSensor(JobWaitMixin, BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: validate its event and finish like a poke would."""
         return self.finish(context, Outcome.from_event(event), single=self.single_job)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the files the job records report, the collections loaded, the jobs' run facets."""
+        return self.lineage_facets()

@@ -8,7 +8,8 @@ same exception messages whichever task did it.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from airflow_import_jobs._compat import (
 from airflow_import_jobs.assets import IMPORT_JOBS_ALIAS, asset_uri, event_extra
 from airflow_import_jobs.exceptions import ImportJobError
 from airflow_import_jobs.hooks import ImportJobHook, get_import_hook
+from airflow_import_jobs.lineage import jobs_lineage, operator_lineage, start_lineage
 from airflow_import_jobs.models import ImportJob
 from airflow_import_jobs.triggers.import_job import ImportJobTrigger, check_positive
 from airflow_import_jobs.waiting.outcome import ErrorBudget, Outcome, ProgressTracker, outcome, results_errors_message
@@ -132,8 +134,12 @@ class JobWaitMixin:
             cancel_on_kill=cancel_on_kill,
         )
 
+    #: How the wait ended, once it has (what lineage reports about the run).
+    final_outcome: Outcome | None = None
+
     def finish(self, context: Context, result: Outcome, *, single: bool) -> Any:
         """Turn a wait's outcome into the task's result (XCom) or the right exception."""
+        self.final_outcome = result
         if result.status == "success":
             for job in result.jobs:
                 problem = results_errors_message(job) if self.fail_on_errors else None
@@ -152,6 +158,23 @@ class JobWaitMixin:
     def target_db_name(self) -> str | None:
         """The database the jobs load into, when the task knows better than the connection."""
         return None
+
+    def lineage_facets(self, *, request: Any = None, validate_only: bool = False, job_id: str | None = None) -> Any:
+        """OpenLineage facets of the task: the files read (from the create ``request``, else the job
+        records), the target written, and the run facets of the jobs and of how the wait ended."""
+        try:
+            settings = self.hook.settings
+        except Exception:  # the connection is what failed the task: there is nothing to name
+            return None
+        outcome = self.final_outcome
+        jobs = list(outcome.jobs) if outcome else []
+        found = jobs_lineage(settings, jobs, db_name=self.target_db_name())
+        if isinstance(request, Mapping):
+            started = start_lineage(settings, request, validate_only=validate_only)
+            found = replace(started, inputs=started.inputs or found.inputs)
+        failure = outcome.message if outcome is not None and outcome.status != "success" else None
+        lineage = replace(found, jobs=jobs, job_ids=[job_id] if job_id else [], failure=failure)
+        return operator_lineage(lineage, settings.backend)
 
     def fail(self, error: BaseException) -> None:
         if self.soft_fail:
