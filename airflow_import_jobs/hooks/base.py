@@ -23,6 +23,7 @@ from airflow_import_jobs.exceptions import ImportJobError
 from airflow_import_jobs.lineage import report_hook_lineage
 from airflow_import_jobs.models import ImportJob
 from airflow_import_jobs.protocol.base import Flow
+from airflow_import_jobs.protocol.common import request_secrets
 from airflow_import_jobs.protocol.egain import EgainProtocol
 from airflow_import_jobs.protocol.milvus import MilvusProtocol
 from airflow_import_jobs.protocol.zilliz import ZillizCloudProtocol
@@ -169,12 +170,14 @@ class ImportJobHook(BaseHook):
         :param request: The create body as in the API's docs (camelCase keys).
         :param validate_only: eGain only: start a validation job instead of an import.
         """
+        mask_secrets(request_secrets(request))  # before anything can log or echo them
         job_id = self._run(lambda p: p.start_job(request, validate_only=validate_only))
         self._report_lineage(request, validate_only=validate_only)
         return job_id
 
     async def astart_job(self, request: Mapping[str, Any], *, validate_only: bool = False) -> str:
         """Async twin of :meth:`start_job`."""
+        await amask_secrets(request_secrets(request))
         job_id = await self._arun(lambda p: p.start_job(request, validate_only=validate_only))
         self._report_lineage(request, validate_only=validate_only)
         return job_id

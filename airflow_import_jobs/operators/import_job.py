@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_import_jobs._compat import AirflowException, AirflowFailException, AirflowTaskTimeout, conf, mask_secrets
+from airflow_import_jobs._compat import AirflowException, AirflowFailException, AirflowTaskTimeout, conf
 from airflow_import_jobs.exceptions import (
     ConfigurationError,
     ImportJobError,
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 #: Keys of create bodies whose values are credentials: registered with the masker before use.
-SECRET_KEYS = frozenset({"accessKey", "secretKey", "token", "secretAccessKey", "accessKeyId", "password"})
 
 
 def normalize_states(states: object) -> frozenset[JobState] | None:
@@ -221,7 +220,6 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
             raise AirflowFailException(
                 f"request must be a dict (the API's create body); got {type(self.request).__name__}"
             )
-        mask_secrets(_secret_values(self.request))
         record = StartRecord.for_task(context, self.conn_id, self.request)
         if record.off_reason:
             self.log.warning(
@@ -357,21 +355,6 @@ class StartImportJobOperator(JobWaitMixin, BaseOperator):
             self.log.warning("Cancelled job %s because %s.", self.job_id, why)
         except ImportJobError as error:
             self.log.warning("Could not cancel job %s (%s): %s", self.job_id, why, error)
-
-
-def _secret_values(value: Any) -> list[str]:
-    """Values under credential keys anywhere in a create body."""
-    found: list[str] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key in SECRET_KEYS and isinstance(item, str):
-                found.append(item)
-            else:
-                found.extend(_secret_values(item))
-    elif isinstance(value, list):
-        for item in value:
-            found.extend(_secret_values(item))
-    return found
 
 
 def _push_job_id(context: Context, job_id: str) -> None:

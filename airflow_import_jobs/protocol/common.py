@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from airflow_import_jobs.exceptions import InvalidRequestError
 from airflow_import_jobs.models import FileProgress, JobState
@@ -97,3 +98,34 @@ def default_progress(state: JobState, reported: int | None) -> int:
     if reported is not None:
         return reported
     return 100 if state is JobState.COMPLETED else 0
+
+
+#: Create-body keys whose values are credentials (any API, any depth).
+SECRET_KEYS = frozenset({"accessKey", "secretKey", "token", "secretAccessKey", "accessKeyId", "password"})
+#: Query parameters that carry the credential of a pre-signed URL (S3 SigV4/SigV2, GCS V4, Azure SAS).
+URL_SECRET_PARAMS = frozenset(
+    {"x-amz-signature", "x-amz-security-token", "signature", "x-goog-signature", "sig", "x-goog-credential"}
+)
+
+
+def request_secrets(value: Any) -> list[str]:
+    """Values under credential keys anywhere in a create body, and the signatures of pre-signed URLs."""
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in SECRET_KEYS and isinstance(item, str):
+                found.append(item)
+            else:
+                found.extend(request_secrets(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(request_secrets(item))
+    elif isinstance(value, str) and "?" in value:
+        # A pre-signed URL (S3, GCS, an Azure SAS) carries its credential in the query; a server may
+        # echo the URL back as a file name, in progress lines and failure reasons.
+        found.extend(
+            item
+            for key, item in parse_qsl(value.split("?", 1)[1], keep_blank_values=False)
+            if key.lower() in URL_SECRET_PARAMS
+        )
+    return found

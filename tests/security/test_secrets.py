@@ -549,3 +549,25 @@ def test_task_runs_leak_no_canary(
         if path.is_file():
             evidence.add(f"file {path.relative_to(home)}", path.read_bytes())
     evidence.assert_clean(minimum=50)
+
+
+def test_pre_signed_url_signatures_in_a_request_are_masked(sim_server: SimulatorServer) -> None:
+    """A server may echo a pre-signed URL back (file names, reasons): its signature is masked first."""
+    from airflow.sdk.log import redact
+
+    from airflow_import_jobs.operators.import_job import StartImportJobOperator
+    from tests.conftest import ZILLIZ
+
+    s3_sig, gcs_sig, sas_sig = (f"CANARY-{TAG}-{kind}-signature" for kind in ("s3", "gcs", "sas"))
+    urls = [
+        f"https://bucket.s3.amazonaws.com/a.parquet?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature={s3_sig}",
+        f"https://storage.googleapis.com/bucket/b.parquet?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature={gcs_sig}",
+        f"https://account.blob.core.windows.net/container/c.parquet?sv=2024-11-04&sp=r&sig={sas_sig}",
+    ]
+    request = {"collectionName": "medium_articles", "objectUrls": [[url] for url in urls]}
+    op = StartImportJobOperator(task_id="start", conn_id=ZILLIZ, request=request, wait_for_completion=False)
+    op.execute({})  # type: ignore[arg-type]
+    for signature, url in zip((s3_sig, gcs_sig, sas_sig), urls, strict=True):
+        assert redact(signature) == "***"
+        assert signature not in str(redact(f"failed to read {url}"))
+    assert redact("2024-11-04") == "2024-11-04"  # the rest of the query is not a secret

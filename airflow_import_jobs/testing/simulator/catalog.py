@@ -22,6 +22,7 @@ show; Milvus does not (a path without an extension is an unexpected file type th
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
+from urllib.parse import urlsplit
 
 #: (code, message) of a refused create.
 Refusal = tuple[int, str]
@@ -88,7 +89,12 @@ def check_files(
 
 
 def _extension(path: str) -> str:
-    """Go's ``filepath.Ext``: from the last dot of the last path element, or empty."""
+    """Go's ``filepath.Ext``: from the last dot of the last path element, or empty.
+
+    An object URL (Zilliz Cloud) is judged by its path: a pre-signed URL's query is not the name.
+    """
+    if "://" in path:
+        path = urlsplit(path).path
     name = path.rsplit("/", 1)[-1]
     dot = name.rfind(".")
     return name[dot:] if dot >= 0 else ""
