@@ -110,7 +110,11 @@ def assert_waits_succeeded(d: Deployment, run_id: str, job_ids: list[str]) -> li
     commit(d, job_ids)
     state = d.airflow.wait_for_run(WAITS, run_id, timeout=RUN_TIMEOUT_S)
     tis = [ti for ti in d.airflow.task_instances(WAITS, run_id) if ti["task_id"] == "wait"]
-    assert state == "success", [(ti["map_index"], ti["state"]) for ti in tis]
+    failed = [ti for ti in tis if ti["state"] != "success"]
+    assert state == "success", [
+        (ti["map_index"], ti["state"], d.airflow.task_log(WAITS, run_id, "wait", ti["try_number"], ti["map_index"]))
+        for ti in failed
+    ]
     assert sorted(ti["map_index"] for ti in tis) == list(range(len(job_ids)))
     assert {(ti["state"], ti["try_number"]) for ti in tis} == {("success", 1)}
     for index, job_id in enumerate(job_ids):
