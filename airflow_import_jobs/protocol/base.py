@@ -29,6 +29,7 @@ from airflow_import_jobs.exceptions import (
     TransientServiceError,
     UnsupportedOperationError,
 )
+from airflow_import_jobs.models import ImportJob
 
 T = TypeVar("T")
 
@@ -79,6 +80,19 @@ class Call(Generic[T]):
 
 
 Flow = Generator[Call[Any], Any, T]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One walk of a list endpoint: the jobs asked for, and what the walk cost.
+
+    ``rows`` counts every record the server returned (all pages), parsed or not: the cost a
+    caller weighs against asking for each job on its own.
+    """
+
+    jobs: list[ImportJob]
+    rows: int
+    pages: int
 
 
 def single(call: Call[T]) -> Flow[T]:

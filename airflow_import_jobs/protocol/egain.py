@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,6 +36,7 @@ from airflow_import_jobs.protocol.base import (
     Flow,
     HttpRequest,
     HttpResponse,
+    Listing,
     decode_json,
     expect_object,
     refuse,
@@ -97,6 +98,17 @@ class EgainProtocol:
         return job
 
     def list_jobs(self, *, collection_name: str | None = None, db_name: str | None = None) -> Flow[list[ImportJob]]:
+        listing = yield from self.scan_jobs(collection_name=collection_name, db_name=db_name)
+        return listing.jobs
+
+    def scan_jobs(
+        self,
+        *,
+        job_ids: Collection[str] | None = None,
+        collection_name: str | None = None,
+        db_name: str | None = None,
+    ) -> Flow[Listing]:
+        """Refused: eGain cannot list jobs."""
         return (
             yield from refuse(
                 UnsupportedOperationError(

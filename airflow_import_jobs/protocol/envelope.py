@@ -8,7 +8,7 @@ turns a failed response into an error class and a hint for the DAG author.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from airflow_import_jobs.exceptions import ImportJobError, InvalidResponseError
@@ -75,6 +75,13 @@ def records(
     if not isinstance(found, list):
         expect_object(found, api, "the list records", response)
     return [r for r in found if isinstance(r, dict) and record_job_id(r)]
+
+
+def wanted(records: list[dict[str, Any]], job_ids: Collection[str] | None) -> list[dict[str, Any]]:
+    """The records whose job ID is in ``job_ids`` (all of them when it is None): parse only those."""
+    if job_ids is None:
+        return records
+    return [r for r in records if record_job_id(r) in job_ids]
 
 
 def record_job_id(record: dict[str, Any]) -> str | None:

@@ -14,7 +14,7 @@ Wire facts this module handles (``shared/reference/import-job-apis.md`` §1):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from airflow_import_jobs.exceptions import (
@@ -34,6 +34,7 @@ from airflow_import_jobs.protocol.base import (
     Flow,
     HttpRequest,
     HttpResponse,
+    Listing,
     refuse,
 )
 from airflow_import_jobs.protocol.common import (
@@ -103,12 +104,24 @@ class MilvusProtocol:
         return job
 
     def list_jobs(self, *, collection_name: str | None = None, db_name: str | None = None) -> Flow[list[ImportJob]]:
+        listing = yield from self.scan_jobs(collection_name=collection_name, db_name=db_name)
+        return listing.jobs
+
+    def scan_jobs(
+        self,
+        *,
+        job_ids: Collection[str] | None = None,
+        collection_name: str | None = None,
+        db_name: str | None = None,
+    ) -> Flow[Listing]:
+        """One ``list`` call; only the records of ``job_ids`` (all when None) become jobs."""
         body: dict[str, Any] = {"dbName": db_name or self.db_name}
         if collection_name:
             body["collectionName"] = collection_name
         request = self._request("list", body, db_name=db_name)
-        jobs: list[ImportJob] = yield Call(request, parse_list)
-        return jobs
+        records: list[dict[str, Any]] = yield Call(request, list_records)
+        jobs = [job_from_record(r) for r in envelope.wanted(records, job_ids)]
+        return Listing(jobs=jobs, rows=len(records), pages=1)
 
     def start_job(self, request: Mapping[str, Any], *, validate_only: bool = False) -> Flow[str]:
         if validate_only:
@@ -227,7 +240,12 @@ def parse_create(response: HttpResponse) -> str:
 
 
 def parse_list(response: HttpResponse) -> list[ImportJob]:
-    return [job_from_record(r) for r in envelope.records(response, api=API, classify=classify)]
+    return [job_from_record(r) for r in list_records(response)]
+
+
+def list_records(response: HttpResponse) -> list[dict[str, Any]]:
+    """The list response's job records, unparsed."""
+    return envelope.records(response, api=API, classify=classify)
 
 
 def parse_describe(response: HttpResponse, *, job_id: str, endpoint: str = "describe") -> ImportJob:

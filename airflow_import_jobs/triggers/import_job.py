@@ -110,7 +110,9 @@ class ImportJobTrigger(BaseTrigger):
         if self._remaining() == 0.0:
             return Outcome("timeout", [], self._timeout_message({}))
         try:
-            subscription = await subscribe(self.conn_id, self.job_ids, self.poll_interval or 30.0)
+            subscription = await subscribe(
+                self.conn_id, self.job_ids, self.poll_interval or 30.0, progress_every=self._progress_every()
+            )
         except ImportJobError as error:
             return Outcome("error", [], str(error))
         try:
@@ -168,6 +170,13 @@ class ImportJobTrigger(BaseTrigger):
                     self.log.warning("Could not cancel job %s: %s", job_id, error)
         finally:
             await hook.aclose()
+
+    def _progress_every(self) -> float:
+        """How fresh progress must be: for the progress lines, and well inside the stall timeout."""
+        every = self.progress_log_interval or 300.0
+        if self.stall_timeout is not None:
+            every = min(every, self.stall_timeout / 3)
+        return every
 
     def _jobs(self, latest: dict[str, ImportJob]) -> list[ImportJob]:
         return [latest[job_id] for job_id in self.job_ids if job_id in latest]
