@@ -388,7 +388,15 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     with open(args[0]) as f:
         spec = Spec(**json.load(f))
-    result = asyncio.run(scenario(spec))
+    profile_to = os.environ.get("BENCH_PROFILE")  # a directory: write <scenario>.prof (cProfile)
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(asyncio.run, scenario(spec))
+        profiler.dump_stats(os.path.join(profile_to, f"{spec.name}.prof"))
+    else:
+        result = asyncio.run(scenario(spec))
     with open(spec.out, "w") as f:
         json.dump(result, f, indent=1)
     print(
