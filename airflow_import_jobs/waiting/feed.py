@@ -235,7 +235,9 @@ class JobFeed:
             return tick
         shape = LISTS.get(self.hook.connection_type.backend)
         collection = self._shared_collection(waiting)
-        rows, pages = self._list_cost.get(collection, (None, None))
+        # Unmeasured with this filter: the unfiltered walk bounds it (one wait on a database of
+        # 50,000 jobs must not download them a second time just because its collection is known now).
+        rows, pages = self._list_cost.get(collection) or self._list_cost.get(None) or (None, None)
         if shape is not None and self._ticks_each >= RELIST_AFTER_TICKS:
             rows = pages = None  # measure the list again
         if shape is not None and use_list(shape, waited=len(waiting), rows=rows, pages=pages):
@@ -300,7 +302,9 @@ class JobFeed:
             elif shape.has_progress:
                 answers[job_id] = self._keep(row)
             else:
-                answers[job_id], overdue = self._without_progress(row, waiting[job_id], now)
+                last, overdue = self._without_progress(row, waiting[job_id], now)
+                if last is not None:
+                    answers[job_id] = last
                 if overdue is not None:
                     refresh.append((overdue, job_id))
         await self._deliver_all(tick, answers)
@@ -311,17 +315,19 @@ class JobFeed:
 
     def _without_progress(
         self, row: ImportJob, subscribers: Iterable[Subscription], now: float
-    ) -> tuple[ImportJob, float | None]:
-        """A running job listed without progress: what to hand over now, and how overdue its refresh is.
+    ) -> tuple[ImportJob | None, float | None]:
+        """A running job listed without progress: the snapshot to hand over now, and how overdue
+        its progress read is (None: not due).
 
-        While the list shows the state last read from the job's own endpoint, that detailed
-        snapshot stands (progress lines and stall clocks see no change that did not happen); a new
-        state is handed over from the list at once and read in detail when the budget allows.
+        While the list shows the state last read from the job's own endpoint, that snapshot stands
+        (progress lines and stall clocks see no change that did not happen) until its progress is
+        due again. A job seen in a new state is read first of all (a list row would say 0%); should
+        the budget not reach it this tick, its waits keep what they had.
         """
         last = self._last.get(row.job_id)
         detailed = self._detailed_at.get(row.job_id)
         if last is None or detailed is None or last.state is not row.state:
-            return self._keep(row), math.inf
+            return None, math.inf
         need = min((s.progress_every for s in subscribers if s.progress_every), default=None)
         if need is None:
             return last, None
@@ -405,4 +411,14 @@ def active_feeds() -> dict[str, JobFeed]:
     return dict(_registry.feeds())
 
 
-__all__ = ["LISTS", "JobFeed", "JobState", "ListShape", "Snapshot", "Subscription", "active_feeds", "subscribe", "use_list"]
+__all__ = [
+    "LISTS",
+    "JobFeed",
+    "JobState",
+    "ListShape",
+    "Snapshot",
+    "Subscription",
+    "active_feeds",
+    "subscribe",
+    "use_list",
+]
