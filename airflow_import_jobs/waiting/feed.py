@@ -254,31 +254,34 @@ class JobFeed:
         """The one collection every waited job belongs to (as last seen), if there is one."""
         if self.hook.connection_type.backend != "milvus":
             return None  # Zilliz Cloud filters by collection on the client side only: no saving
-        names = {self._last[j].collection_name if j in self._last else None for j in waiting}
-        if len(names) == 1:
-            (name,) = names
-            return name
-        return None
+        shared: str | None = None
+        for job_id in waiting:
+            last = self._last.get(job_id)
+            name = last.collection_name if last is not None else None
+            if name is None or (shared is not None and name != shared):
+                return None
+            shared = name
+        return shared
 
     async def _each(self, tick: _Tick, job_ids: list[str], *, listed: Mapping[str, ImportJob] | None = None) -> None:
         """Ask each job's own endpoint, handing each answer over as soon as it returns."""
-        semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         now = asyncio.get_running_loop().time
+        queue = iter(job_ids)
 
-        async def one(job_id: str) -> None:
-            async with semaphore:
+        async def worker() -> None:  # a few workers over one queue: no task per job
+            for job_id in queue:
                 try:
                     snapshot: Snapshot = await self.hook.aget_job(job_id)
                 except ImportJobError as error:
                     snapshot = error
-            if isinstance(snapshot, ImportJob):
-                snapshot = self._keep(snapshot)
-                self._detailed_at[job_id] = now()
-            elif listed is not None and isinstance(snapshot, JobNotFoundError) and job_id in listed:
-                snapshot = listed[job_id]  # listed, but gone since: keep what we know
-            tick.deliver(job_id, snapshot)
+                if isinstance(snapshot, ImportJob):
+                    snapshot = self._keep(snapshot)
+                    self._detailed_at[job_id] = now()
+                elif listed is not None and isinstance(snapshot, JobNotFoundError) and job_id in listed:
+                    snapshot = listed[job_id]  # listed, but gone since: keep what we know
+                tick.deliver(job_id, snapshot)
 
-        await asyncio.gather(*(one(job_id) for job_id in job_ids))
+        await asyncio.gather(*(worker() for _ in range(min(MAX_CONCURRENT_REQUESTS, len(job_ids)))))
 
     async def _by_list(self, tick: _Tick, shape: ListShape, collection: str | None) -> None:
         waiting = tick.waiting
@@ -308,6 +311,9 @@ class JobFeed:
                 if overdue is not None:
                     refresh.append((overdue, job_id))
         await self._deliver_all(tick, answers)
+        # The job closest to done at the last look most likely finished first, so it has waited
+        # longest for its event: ask for those first (jobs never seen before, first of all).
+        details.sort(key=lambda job_id: -self._last[job_id].progress if job_id in self._last else -101)
         await self._each(tick, details, listed=listed)
         if refresh:
             refresh.sort(reverse=True)
