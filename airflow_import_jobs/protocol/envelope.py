@@ -84,6 +84,15 @@ def wanted(records: list[dict[str, Any]], job_ids: Collection[str] | None) -> li
     return [r for r in records if record_job_id(r) in job_ids]
 
 
+def slim_raw(record: dict[str, Any]) -> dict[str, Any]:
+    """What a waited job's list row keeps of its record: the API's own state spelling only.
+
+    The shared poll loop holds one snapshot per wait; the normalized fields carry the rest, and
+    the job's own endpoint answers with the whole record once it finishes.
+    """
+    return {"state": record["state"]} if "state" in record else {}
+
+
 def record_job_id(record: dict[str, Any]) -> str | None:
     """A record's job ID (``taskId`` in the legacy v1 API), as text."""
     return opt_str(record.get("jobId")) or opt_str(record.get("taskId"))

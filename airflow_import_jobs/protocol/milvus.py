@@ -120,7 +120,7 @@ class MilvusProtocol:
             body["collectionName"] = collection_name
         request = self._request("list", body, db_name=db_name)
         records: list[dict[str, Any]] = yield Call(request, list_records)
-        jobs = [job_from_record(r) for r in envelope.wanted(records, job_ids)]
+        jobs = [job_from_record(r, slim=job_ids is not None) for r in envelope.wanted(records, job_ids)]
         return Listing(jobs=jobs, rows=len(records), pages=1)
 
     def start_job(self, request: Mapping[str, Any], *, validate_only: bool = False) -> Flow[str]:
@@ -268,8 +268,11 @@ def _parse_ack(endpoint: str, job_id: str) -> Callable[[HttpResponse], None]:
     return parse
 
 
-def job_from_record(record: dict[str, Any], *, job_id: str | None = None) -> ImportJob:
-    """An :class:`ImportJob` from a list record or a describe ``data`` object."""
+def job_from_record(record: dict[str, Any], *, job_id: str | None = None, slim: bool = False) -> ImportJob:
+    """An :class:`ImportJob` from a list record or a describe ``data`` object.
+
+    ``slim``: keep only the state spelling as ``raw`` (list rows held by the shared poll loop).
+    """
     state = map_state(MILVUS_STATES, record.get("state"), api=API)
     files = file_list(record.get("details"), api=API)
     return ImportJob(
@@ -284,5 +287,5 @@ def job_from_record(record: dict[str, Any], *, job_id: str | None = None) -> Imp
         files=files,
         created_at=opt_time(record.get("createTime")),
         completed_at=opt_time(record.get("completeTime")),
-        raw=record,
+        raw=envelope.slim_raw(record) if slim else record,
     )

@@ -147,7 +147,7 @@ class ZillizCloudProtocol:
             previous = ids
             rows += len(records)
             for record in envelope.wanted(records, job_ids):
-                job = job_from_record(record)
+                job = job_from_record(record, slim=job_ids is not None)
                 jobs.setdefault(job.job_id, job)
             if len(records) < PAGE_SIZE:
                 break
@@ -256,7 +256,8 @@ def parse_progress(response: HttpResponse, *, job_id: str, endpoint: str = "getP
     return job_from_record(data, job_id=job_id)
 
 
-def job_from_record(record: dict[str, Any], *, job_id: str | None = None) -> ImportJob:
+def job_from_record(record: dict[str, Any], *, job_id: str | None = None, slim: bool = False) -> ImportJob:
+    """An :class:`ImportJob` from a list record or a getProgress ``data`` object (``slim``: see Milvus's)."""
     state = map_state(ZILLIZ_STATES, record.get("state"), api=API)
     files = file_list(record.get("details"), api=API)
     imported = opt_int(record.get("importedRows"))
@@ -275,5 +276,5 @@ def job_from_record(record: dict[str, Any], *, job_id: str | None = None) -> Imp
         files=files,
         created_at=opt_time(record.get("createTime")),
         completed_at=opt_time(record.get("completeTime")),
-        raw=record,
+        raw=envelope.slim_raw(record) if slim else record,
     )

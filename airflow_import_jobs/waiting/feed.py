@@ -350,7 +350,7 @@ class JobFeed:
     def _keep(self, job: ImportJob) -> ImportJob:
         """``job``, or the snapshot already handed out for it when nothing in it changed."""
         last = self._last.get(job.job_id)
-        if last is not None and last.state is job.state and last.raw == job.raw:
+        if last is not None and last == job:
             return last
         self._last[job.job_id] = job
         return job
