@@ -165,11 +165,12 @@ class JobFeed:
         # What the last list walk cost, per collection filter: (rows, pages).
         self._list_cost: dict[str | None, tuple[int, int]] = {}
         self._ticks_each = 0
-        # The last snapshot of each job the feed handed out (reused while its record is unchanged,
-        # so waits keep one long-lived object instead of a new one per tick), and when a job's own
-        # endpoint last answered for it (Zilliz Cloud: progress the list does not carry).
+        # The last snapshot of each job the feed handed out (reused while the job is unchanged, so
+        # waits keep one long-lived object instead of a new one per tick), when its progress was
+        # last handed out, and the progress the last list showed (to order the finished jobs).
         self._last: dict[str, ImportJob] = {}
-        self._detailed_at: dict[str, float] = {}
+        self._fresh_at: dict[str, float] = {}
+        self._progress_seen: dict[str, int] = {}
 
     @property
     def interval(self) -> float:
@@ -229,8 +230,9 @@ class JobFeed:
         tick = _Tick(waiting)
         for gone in [j for j in self._last if j not in waiting]:
             del self._last[gone]
-        for gone in [j for j in self._detailed_at if j not in waiting]:
-            del self._detailed_at[gone]
+        for known in (self._fresh_at, self._progress_seen):
+            for gone in [j for j in known if j not in waiting]:
+                del known[gone]
         if not waiting:
             return tick
         shape = LISTS.get(self.hook.connection_type.backend)
@@ -274,9 +276,10 @@ class JobFeed:
                     snapshot: Snapshot = await self.hook.aget_job(job_id)
                 except ImportJobError as error:
                     snapshot = error
+                    self._fresh_at.pop(job_id, None)  # the next answer goes out (it resets error counts)
                 if isinstance(snapshot, ImportJob):
                     snapshot = self._keep(snapshot)
-                    self._detailed_at[job_id] = now()
+                    self._fresh_at[job_id] = now()
                 elif listed is not None and isinstance(snapshot, JobNotFoundError) and job_id in listed:
                     snapshot = listed[job_id]  # listed, but gone since: keep what we know
                 tick.deliver(job_id, snapshot)
@@ -288,6 +291,7 @@ class JobFeed:
         try:
             listing = await self.hook.ascan_jobs(waiting.keys(), collection_name=collection)
         except ImportJobError as error:
+            self._fresh_at.clear()  # the next answers go out (they reset the waits' error counts)
             await self._deliver_all(tick, dict.fromkeys(waiting, error))
             return
         self._list_cost[collection] = (listing.rows, listing.pages)
@@ -302,43 +306,49 @@ class JobFeed:
             row = listed.get(job_id)
             if row is None or row.state.is_terminal:
                 details.append(job_id)
-            elif shape.has_progress:
+                continue
+            self._progress_seen[job_id] = row.progress
+            overdue = self._overdue(row, waiting[job_id], now)
+            if overdue is None:
+                continue  # nothing its waits need yet: they are not woken
+            if shape.has_progress:
                 answers[job_id] = self._keep(row)
+                self._fresh_at[job_id] = now
             else:
-                last, overdue = self._without_progress(row, waiting[job_id], now)
-                if last is not None:
-                    answers[job_id] = last
-                if overdue is not None:
-                    refresh.append((overdue, job_id))
+                refresh.append((overdue, job_id))
         await self._deliver_all(tick, answers)
         # The job closest to done at the last look most likely finished first, so it has waited
         # longest for its event: ask for those first (jobs never seen before, first of all).
-        details.sort(key=lambda job_id: -self._last[job_id].progress if job_id in self._last else -101)
+        seen = self._progress_seen
+        details.sort(key=lambda job_id: -seen[job_id] if job_id in seen else -101)
         await self._each(tick, details, listed=listed)
-        if refresh:
+        if refresh:  # Zilliz Cloud: progress from getProgress, within a share of the rate budget
             refresh.sort(reverse=True)
             await self._each(tick, [job_id for _, job_id in refresh[: self._refresh_budget()]])
 
-    def _without_progress(
-        self, row: ImportJob, subscribers: Iterable[Subscription], now: float
-    ) -> tuple[ImportJob | None, float | None]:
-        """A running job listed without progress: the snapshot to hand over now, and how overdue
-        its progress read is (None: not due).
+    def _overdue(self, row: ImportJob, subscribers: Iterable[Subscription], now: float) -> float | None:
+        """How overdue a running job's progress is for its waits (None: not due, inf: new state).
 
-        While the list shows the state last read from the job's own endpoint, that snapshot stands
-        (progress lines and stall clocks see no change that did not happen) until its progress is
-        due again. A job seen in a new state is read first of all (a list row would say 0%); should
-        the budget not reach it this tick, its waits keep what they had.
+        A job in a new state (or new state spelling) is due at once; otherwise its progress goes
+        out every ``progress_every`` its waits ask for (their progress lines and stall clocks need
+        no more), and every tick when none asks. Between two, the waits keep what they had and are
+        not woken. Where the list carries no progress (Zilliz Cloud), due means read with
+        ``getProgress``: a list row would say 0%.
         """
         last = self._last.get(row.job_id)
-        detailed = self._detailed_at.get(row.job_id)
-        if last is None or detailed is None or last.state is not row.state:
-            return None, math.inf
+        fresh = self._fresh_at.get(row.job_id)
+        if (
+            last is None
+            or fresh is None
+            or last.state is not row.state
+            or last.raw.get("state") != row.raw.get("state")
+        ):
+            return math.inf
         need = min((s.progress_every for s in subscribers if s.progress_every), default=None)
         if need is None:
-            return last, None
-        overdue = now - detailed - need
-        return last, (overdue if overdue >= 0 else None)
+            return 0.0
+        overdue = now - fresh - need
+        return overdue if overdue >= 0 else None
 
     def _refresh_budget(self) -> int:
         """Progress refreshes one tick may send: a share of what the rate limit allows per interval."""
