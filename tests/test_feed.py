@@ -207,3 +207,42 @@ async def test_one_zilliz_wait_polls_getprogress_as_before(
     assert event["status"] == "success"
     assert set(recorder.modes()) == {"each"}
     assert "zilliz.list" not in sim_server.sim.counters()
+
+
+# -- what reaches the waits, tick by tick ------------------------------------------------------
+
+
+async def _feed_for(conn_id: str) -> JobFeed:
+    from airflow_import_jobs.client.policy import RetryPolicy
+    from airflow_import_jobs.hooks import aget_import_hook
+
+    return JobFeed(conn_id, await aget_import_hook(conn_id, retry=RetryPolicy(max_retries=0)))
+
+
+async def test_running_jobs_reach_their_waits_on_a_new_state_and_when_progress_is_due(
+    sim_server: SimulatorServer,
+) -> None:
+    from airflow_import_jobs.testing import Fault
+
+    sim = sim_server.sim
+    job_id = sim.add_milvus_job(lifecycle=Lifecycle(advance="time", duration=3600.0))
+    feed = await _feed_for(MILVUS)
+    subscription = feed.subscribe([job_id], interval=3600.0, progress_every=3600.0)  # the feed's own loop sleeps
+    try:
+        await feed.tick()
+        first = (await subscription.next())[job_id]
+        assert first.state.value in ("pending", "running")
+        await feed.tick()  # same state, progress not due: the wait is not woken
+        assert not subscription._ready.is_set()
+        sim.inject("milvus", Fault(kind="status", status=503), count=1, endpoint="list")
+        await feed.tick()  # a failed poll reaches the wait ...
+        assert isinstance((await subscription.next())[job_id], Exception)
+        await feed.tick()  # ... and so does the next answer, which resets its error count
+        assert (await subscription.next())[job_id].job_id == job_id
+        subscription.progress_every = 1e-9
+        await feed.tick()  # progress due: handed over
+        assert subscription._ready.is_set()
+        assert feed.modes == ["list"] * 5
+    finally:
+        feed.subscriptions.clear()
+        await feed.stop()
