@@ -106,5 +106,6 @@ def test_the_report_and_chart_are_written(quick_run: tuple[dict[str, Any], Path]
     # Every target row says met or missed.
     rows = [line for line in report.split("## Targets")[1].split("\n## ")[0].splitlines() if line.startswith("| ")]
     verdicts = [row.rsplit("|", 2)[-2].strip() for row in rows[1:] if not row.startswith("|   (")]
-    assert verdicts and all(v.startswith(("**met**", "**missed**")) for v in verdicts), verdicts
+    assert verdicts
+    assert all(v.startswith(("**met**", "**missed**")) for v in verdicts), verdicts
     assert (out / "benchmark.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
