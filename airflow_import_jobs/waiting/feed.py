@@ -280,6 +280,7 @@ class JobFeed:
                 if isinstance(snapshot, ImportJob):
                     snapshot = self._keep(snapshot)
                     self._fresh_at[job_id] = now()
+                    self._progress_seen[job_id] = snapshot.progress
                 elif listed is not None and isinstance(snapshot, JobNotFoundError) and job_id in listed:
                     snapshot = listed[job_id]  # listed, but gone since: keep what we know
                 tick.deliver(job_id, snapshot)
@@ -307,7 +308,8 @@ class JobFeed:
             if row is None or row.state.is_terminal:
                 details.append(job_id)
                 continue
-            self._progress_seen[job_id] = row.progress
+            if shape.has_progress:
+                self._progress_seen[job_id] = row.progress
             overdue = self._overdue(row, waiting[job_id], now)
             if overdue is None:
                 continue  # nothing its waits need yet: they are not woken
