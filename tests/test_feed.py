@@ -246,3 +246,18 @@ async def test_running_jobs_reach_their_waits_on_a_new_state_and_when_progress_i
     finally:
         feed.subscriptions.clear()
         await feed.stop()
+
+
+def test_list_rows_in_an_unchanged_state_are_not_parsed() -> None:
+    from airflow_import_jobs.protocol import envelope
+
+    records = [
+        {"jobId": "1", "state": "Importing", "progress": 40},
+        {"jobId": "2", "state": "Completed", "progress": 100},
+        {"jobId": "3", "state": "Importing"},
+        {"jobId": "4", "state": "Importing", "progress": 10},
+    ]
+    parse, same = envelope.wanted(records, {"1", "2", "3"}, {"1": "Importing", "2": "Importing", "3": "Importing"})
+    assert [r["jobId"] for r in parse] == ["2"]  # a new state is parsed; job 4 is nobody's
+    assert same == {"1": 40, "3": None}
+    assert envelope.wanted(records, None) == (records, {})

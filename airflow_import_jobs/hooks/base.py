@@ -158,13 +158,24 @@ class ImportJobHook(BaseHook):
         """Async twin of :meth:`list_jobs`."""
         return await self._arun(lambda p: p.list_jobs(collection_name=collection_name, db_name=db_name))
 
-    async def ascan_jobs(self, job_ids: Collection[str], *, collection_name: str | None = None) -> Listing:
+    async def ascan_jobs(
+        self,
+        job_ids: Collection[str],
+        *,
+        collection_name: str | None = None,
+        unchanged: Mapping[str, str] | None = None,
+    ) -> Listing:
         """One walk of the list endpoint for the shared poll loop: only ``job_ids`` are parsed.
+
+        ``unchanged`` maps job IDs to the state spelling the caller already has: rows still in it
+        are not parsed (``Listing.unchanged`` names them, with their reported progress).
 
         :returns: the listed jobs among ``job_ids`` and what the walk cost (rows returned, pages).
         :raises UnsupportedOperationError: for eGain, whose API has no list endpoint.
         """
-        return await self._arun(lambda p: p.scan_jobs(job_ids=job_ids, collection_name=collection_name))
+        return await self._arun(
+            lambda p: p.scan_jobs(job_ids=job_ids, collection_name=collection_name, unchanged=unchanged)
+        )
 
     def start_job(self, request: Mapping[str, Any], *, validate_only: bool = False) -> str:
         """Start a job with the API's own create body; returns the new job's ID.

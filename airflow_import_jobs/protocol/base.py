@@ -93,6 +93,9 @@ class Listing:
     jobs: list[ImportJob]
     rows: int
     pages: int
+    #: Jobs asked for whose state spelling was the one the caller already had: not parsed, only
+    #: their reported progress (None where the list has none).
+    unchanged: dict[str, int | None] = field(default_factory=dict)
 
 
 def single(call: Call[T]) -> Flow[T]:

@@ -107,6 +107,7 @@ class EgainProtocol:
         job_ids: Collection[str] | None = None,
         collection_name: str | None = None,
         db_name: str | None = None,
+        unchanged: Mapping[str, Any] | None = None,
     ) -> Flow[Listing]:
         """Refused: eGain cannot list jobs."""
         return (

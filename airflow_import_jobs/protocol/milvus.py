@@ -113,15 +113,21 @@ class MilvusProtocol:
         job_ids: Collection[str] | None = None,
         collection_name: str | None = None,
         db_name: str | None = None,
+        unchanged: Mapping[str, Any] | None = None,
     ) -> Flow[Listing]:
-        """One ``list`` call; only the records of ``job_ids`` (all when None) become jobs."""
+        """One ``list`` call; only the records of ``job_ids`` (all when None) become jobs.
+
+        ``unchanged``: job ID → the state spelling the caller has; such rows are not parsed
+        (see :func:`envelope.wanted`).
+        """
         body: dict[str, Any] = {"dbName": db_name or self.db_name}
         if collection_name:
             body["collectionName"] = collection_name
         request = self._request("list", body, db_name=db_name)
         records: list[dict[str, Any]] = yield Call(request, list_records)
-        jobs = [job_from_record(r, slim=job_ids is not None) for r in envelope.wanted(records, job_ids)]
-        return Listing(jobs=jobs, rows=len(records), pages=1)
+        parse, same = envelope.wanted(records, job_ids, unchanged)
+        jobs = [job_from_record(r, slim=job_ids is not None) for r in parse]
+        return Listing(jobs=jobs, rows=len(records), pages=1, unchanged=same)
 
     def start_job(self, request: Mapping[str, Any], *, validate_only: bool = False) -> Flow[str]:
         if validate_only:

@@ -119,6 +119,7 @@ class ZillizCloudProtocol:
         job_ids: Collection[str] | None = None,
         collection_name: str | None = None,
         db_name: str | None = None,
+        unchanged: Mapping[str, Any] | None = None,
     ) -> Flow[Listing]:
         """Every list page; only the records of ``job_ids`` (all when None) become jobs.
 
@@ -135,6 +136,7 @@ class ZillizCloudProtocol:
             )
         cluster = self._cluster()
         jobs: dict[str, ImportJob] = {}
+        same: dict[str, int | None] = {}
         previous: list[str | None] | None = None
         rows = pages = 0
         for page in range(1, MAX_PAGES + 1):
@@ -146,7 +148,9 @@ class ZillizCloudProtocol:
                 break
             previous = ids
             rows += len(records)
-            for record in envelope.wanted(records, job_ids):
+            parse, unparsed = envelope.wanted(records, job_ids, unchanged)
+            same.update(unparsed)
+            for record in parse:
                 job = job_from_record(record, slim=job_ids is not None)
                 jobs.setdefault(job.job_id, job)
             if len(records) < PAGE_SIZE:
@@ -154,7 +158,7 @@ class ZillizCloudProtocol:
         result = list(jobs.values())
         if collection_name:
             result = [job for job in result if job.collection_name == collection_name]
-        return Listing(jobs=result, rows=rows, pages=pages)
+        return Listing(jobs=result, rows=rows, pages=pages, unchanged=same)
 
     def start_job(self, request: Mapping[str, Any], *, validate_only: bool = False) -> Flow[str]:
         if validate_only:

@@ -289,28 +289,44 @@ class JobFeed:
 
     async def _by_list(self, tick: _Tick, shape: ListShape, collection: str | None) -> None:
         waiting = tick.waiting
+        now = asyncio.get_running_loop().time()
+        needs = {job_id: self._need(subscribers) for job_id, subscribers in waiting.items()}
+        # Jobs whose progress is not due: their rows are not even parsed while their state holds.
+        unchanged: dict[str, str] = {}
+        for job_id, need in needs.items():
+            last, fresh = self._last.get(job_id), self._fresh_at.get(job_id)
+            if last is None or fresh is None or need is None or last.state.is_terminal or now - fresh >= need:
+                continue
+            spelling = last.raw.get("state")
+            if isinstance(spelling, str):
+                unchanged[job_id] = spelling
         try:
-            listing = await self.hook.ascan_jobs(waiting.keys(), collection_name=collection)
+            listing = await self.hook.ascan_jobs(waiting.keys(), collection_name=collection, unchanged=unchanged)
         except ImportJobError as error:
             self._fresh_at.clear()  # the next answers go out (they reset the waits' error counts)
             await self._deliver_all(tick, dict.fromkeys(waiting, error))
             return
         self._list_cost[collection] = (listing.rows, listing.pages)
         listed = {job.job_id: job for job in listing.jobs}
-        now = asyncio.get_running_loop().time()
+        same = listing.unchanged
         answers: dict[str, Snapshot] = {}
         # A terminal state needs the job's own answer for its details; a job missing from the list
         # may be from another database or gone after retention — its own endpoint tells which.
         details: list[str] = []
         refresh: list[tuple[float, str]] = []  # (how overdue, job)
         for job_id in waiting:
+            if job_id in same:  # listed in the state its waits have, progress not due yet
+                progress = same[job_id]
+                if shape.has_progress and progress is not None:
+                    self._progress_seen[job_id] = progress
+                continue
             row = listed.get(job_id)
             if row is None or row.state.is_terminal:
                 details.append(job_id)
                 continue
             if shape.has_progress:
                 self._progress_seen[job_id] = row.progress
-            overdue = self._overdue(row, waiting[job_id], now)
+            overdue = self._overdue(row, needs[job_id], now)
             if overdue is None:
                 continue  # nothing its waits need yet: they are not woken
             if shape.has_progress:
@@ -328,7 +344,12 @@ class JobFeed:
             refresh.sort(reverse=True)
             await self._each(tick, [job_id for _, job_id in refresh[: self._refresh_budget()]])
 
-    def _overdue(self, row: ImportJob, subscribers: Iterable[Subscription], now: float) -> float | None:
+    @staticmethod
+    def _need(subscribers: Iterable[Subscription]) -> float | None:
+        """How often the waits on a job need its progress (None: every tick)."""
+        return min((s.progress_every for s in subscribers if s.progress_every), default=None)
+
+    def _overdue(self, row: ImportJob, need: float | None, now: float) -> float | None:
         """How overdue a running job's progress is for its waits (None: not due, inf: new state).
 
         A job in a new state (or new state spelling) is due at once; otherwise its progress goes
@@ -346,7 +367,6 @@ class JobFeed:
             or last.raw.get("state") != row.raw.get("state")
         ):
             return math.inf
-        need = min((s.progress_every for s in subscribers if s.progress_every), default=None)
         if need is None:
             return 0.0
         overdue = now - fresh - need
