@@ -87,7 +87,7 @@ async def test_subscription_merges_answers_delivered_apart() -> None:
     subscription.deliver({"b": "second"})  # type: ignore[dict-item]
     assert await subscription.next() == {"a": "first", "b": "second"}
     subscription.deliver({"c": "not mine"})  # type: ignore[dict-item]
-    assert not subscription._ready.is_set()  # nothing of its own: the wait is not woken
+    assert not subscription.ready  # nothing of its own: the wait is not woken
 
 
 # -- Milvus: list or describe, per tick ----------------------------------------------------------
@@ -233,7 +233,7 @@ async def test_running_jobs_reach_their_waits_on_a_new_state_and_when_progress_i
         first = (await subscription.next())[job_id]
         assert first.state.value in ("pending", "running")
         await feed.tick()  # same state, progress not due: the wait is not woken
-        assert not subscription._ready.is_set()
+        assert not subscription.ready
         sim.inject("milvus", Fault(kind="status", status=503), count=1, endpoint="list")
         await feed.tick()  # a failed poll reaches the wait ...
         assert isinstance((await subscription.next())[job_id], Exception)
@@ -241,7 +241,7 @@ async def test_running_jobs_reach_their_waits_on_a_new_state_and_when_progress_i
         assert (await subscription.next())[job_id].job_id == job_id
         subscription.progress_every = 1e-9
         await feed.tick()  # progress due: handed over
-        assert subscription._ready.is_set()
+        assert subscription.ready
         assert feed.modes == ["list"] * 5
     finally:
         feed.subscriptions.clear()
