@@ -369,7 +369,7 @@ def measure(
         "rss_baseline_mb": round(rss0 / 2**20, 2),
         "rss_peak_mb": round(rss_peak / 2**20, 2),
         "rss_per_wait_kb": round((rss_peak - rss0) / spec.n / 1024, 2),
-        "rss_peak_at_s": round(max(probe.rss + [(t0, rss0)], key=lambda x: x[1])[0] - t0, 1),
+        "rss_peak_at_s": round(max([*probe.rss, (t0, rss0)], key=lambda x: x[1])[0] - t0, 1),
         "lag_p50_ms": round(1000 * (percentile(lags, 50) or 0.0), 2),
         "lag_p99_ms": round(1000 * (percentile(lags, 99) or 0.0), 2),
         "lag_max_ms": round(1000 * max(lags, default=0.0), 2),
