@@ -10,19 +10,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from airflow_import_jobs.testing import Lifecycle, SimulatorServer
-from airflow_import_jobs.triggers.import_job import ImportJobTrigger
 from airflow_import_jobs.waiting import feed as feed_module
 from airflow_import_jobs.waiting.feed import LISTS, JobFeed, Subscription, active_feeds, use_list
 from tests.conftest import MILVUS, ZILLIZ, RequestWatch, run_trigger
+from tests.test_trigger import trigger
 
-FAST = 0.02
 MILVUS_LIST = LISTS["milvus"]
 ZILLIZ_LIST = LISTS["zilliz_cloud"]
-
-
-def trigger(conn_id: str, *job_ids: str, **kwargs: Any) -> ImportJobTrigger:
-    kwargs.setdefault("poll_interval", FAST)
-    return ImportJobTrigger(conn_id=conn_id, job_ids=list(job_ids), **kwargs)
 
 
 @pytest.fixture(autouse=True)
