@@ -37,6 +37,7 @@ from airflow_import_jobs.protocol.base import (
     HttpRequest,
     HttpResponse,
     Listing,
+    ListingProtocol,
     decode_json,
     expect_object,
     refuse,
@@ -73,7 +74,7 @@ _HINTS: dict[str, str] = {
 }
 
 
-class EgainProtocol:
+class EgainProtocol(ListingProtocol):
     """Builds eGain requests and parses its responses."""
 
     backend = "egain"
@@ -96,10 +97,6 @@ class EgainProtocol:
         request = HttpRequest(method="GET", url=f"{PREFIX}/import/content/{job_id}/status", endpoint="status")
         job: ImportJob = yield Call(request, lambda r: parse_status(r, job_id=job_id))
         return job
-
-    def list_jobs(self, *, collection_name: str | None = None, db_name: str | None = None) -> Flow[list[ImportJob]]:
-        listing = yield from self.scan_jobs(collection_name=collection_name, db_name=db_name)
-        return listing.jobs
 
     def scan_jobs(
         self,

@@ -35,6 +35,7 @@ from airflow_import_jobs.protocol.base import (
     HttpRequest,
     HttpResponse,
     Listing,
+    ListingProtocol,
     refuse,
 )
 from airflow_import_jobs.protocol.common import (
@@ -76,7 +77,7 @@ _HINTS: dict[int, str] = {
 }
 
 
-class MilvusProtocol:
+class MilvusProtocol(ListingProtocol):
     """Builds Milvus requests and parses its responses for one connection's settings."""
 
     backend = "milvus"
@@ -102,10 +103,6 @@ class MilvusProtocol:
                 self.describe_missing = True
         job = yield self._describe_call("get_progress", job_id)
         return job
-
-    def list_jobs(self, *, collection_name: str | None = None, db_name: str | None = None) -> Flow[list[ImportJob]]:
-        listing = yield from self.scan_jobs(collection_name=collection_name, db_name=db_name)
-        return listing.jobs
 
     def scan_jobs(
         self,

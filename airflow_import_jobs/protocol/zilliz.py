@@ -36,6 +36,7 @@ from airflow_import_jobs.protocol.base import (
     HttpRequest,
     HttpResponse,
     Listing,
+    ListingProtocol,
     refuse,
 )
 from airflow_import_jobs.protocol.common import (
@@ -61,7 +62,7 @@ _AUTH_CODES = {21119, 80001, 80002, 1800}
 _STORAGE_KEYS = {"access_key": "accessKey", "secret_key": "secretKey", "token": "token"}
 
 
-class ZillizCloudProtocol:
+class ZillizCloudProtocol(ListingProtocol):
     """Builds Zilliz Cloud requests and parses its responses for one cluster."""
 
     backend = "zilliz_cloud"
@@ -108,10 +109,6 @@ class ZillizCloudProtocol:
                 self.get_progress_missing = True
         job = yield self._progress_call("describe", body, job_id)
         return job
-
-    def list_jobs(self, *, collection_name: str | None = None, db_name: str | None = None) -> Flow[list[ImportJob]]:
-        listing = yield from self.scan_jobs(collection_name=collection_name, db_name=db_name)
-        return listing.jobs
 
     def scan_jobs(
         self,
