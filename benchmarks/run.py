@@ -9,8 +9,12 @@ Scenarios (full run):
 * Milvus, N = 100, 1,000, 10,000 waits, each as ``ours`` (``ImportJobTrigger``), ``http_event``
   (the http provider's ``HttpEventTrigger`` with a response check) and ``per_poll_session``
   (dbt-cloud style: a new aiohttp session per poll);
-* eGain, 1,000 waits, ``ours`` and ``http_event`` (per-job polls on both sides: CPU per poll);
-* Zilliz Cloud, 1,000 waits on one org, ``ours`` (the simulator enforces 20 requests/s per endpoint).
+* eGain, 1,000 waits, ``ours``, ``ours_httpx`` (ours with the async client on httpx's own
+  transport instead of aiohttp: the measurement behind that choice) and ``http_event`` (per-job
+  polls on every side: CPU per poll);
+* Zilliz Cloud, 1,000 waits on one org, ``ours`` (the simulator enforces 20 requests/s per endpoint),
+  completions spread like the largest Milvus run;
+* ``large_db``: one Milvus wait on a database that also holds 50,000 finished jobs (``--large-db-jobs``).
 
 ``--quick`` runs every scenario small and fast (the smoke test in ``make test``).
 """
@@ -38,6 +42,8 @@ from benchmarks.scenario import Spec
 
 REPO = Path(__file__).resolve().parent.parent
 IMPLS = ("ours", "http_event", "per_poll_session")
+#: Ours with the async client on httpx's own transport (the eGain comparison of the two).
+HTTPX_PATCH = {"airflow_import_jobs.client.transport:ASYNC_HTTP": "httpx"}
 CONN_IDS = {
     ("milvus", "ours"): "bench_milvus",
     ("zilliz", "ours"): "bench_zilliz",
@@ -66,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--egain-n", type=int, default=None, help="eGain waits (default 1000)")
     parser.add_argument("--zilliz-n", type=int, default=None, help="Zilliz Cloud waits (default 1000)")
-    parser.add_argument("--only", default="milvus,egain,zilliz", help="backends to run (default all)")
+    parser.add_argument("--large-db-jobs", type=int, default=None, help="finished jobs beside the one wait (50000)")
+    parser.add_argument("--only", default="milvus,egain,zilliz,large_db", help="scenario groups to run (default all)")
     parser.add_argument(
         "--impls",
         default=",".join(IMPLS),
@@ -98,6 +105,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "finish_max_small": 1.0,
             "egain_n": 20,
             "zilliz_n": 20,
+            "large_db_jobs": 2000,
             "groups": 4,
             "burst_window": 0.5,
         }
@@ -113,12 +121,14 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "finish_max_small": 65.0,
             "egain_n": 1000,
             "zilliz_n": 1000,
+            "large_db_jobs": 50000,
             "groups": 30,
             "burst_window": 10.0,
         }
     if args.ns:
         base["ns"] = [int(x) for x in args.ns.split(",") if x.strip()]
-    for name in ("poll_interval", "finish_min", "finish_max", "finish_max_small", "egain_n", "zilliz_n"):
+    names = ("poll_interval", "finish_min", "finish_max", "finish_max_small", "egain_n", "zilliz_n", "large_db_jobs")
+    for name in names:
         value = getattr(args, name)
         if value is not None:
             base[name] = value
@@ -303,33 +313,45 @@ def load_average() -> list[float]:
 
 
 def plan(conf: dict[str, Any], only: set[str], impls: list[str]) -> list[dict[str, Any]]:
-    """The scenarios to run, in order: (backend, impl, n, finish_max)."""
-    scenarios = []
+    """The scenarios to run, in order: backend, impl, n, finish_max (and patches, seeded jobs, kind)."""
+    scenarios: list[dict[str, Any]] = []
     largest = max(conf["ns"], default=0)
     small = conf["finish_max_small"]
+
+    def add(backend: str, impl: str, n: int, finish_max: float, **extra: Any) -> None:
+        scenarios.append({"backend": backend, "impl": impl, "n": n, "finish_max": finish_max, **extra})
+
     if "milvus" in only:
         for n in conf["ns"]:
             finish_max = conf["finish_max"] if n == largest else small
             for impl in impls:
-                scenarios.append({"backend": "milvus", "impl": impl, "n": n, "finish_max": finish_max})
+                add("milvus", impl, n, finish_max)
     if "egain" in only:
-        for impl in ("ours", "http_event"):
-            if impl in impls:
-                scenarios.append({"backend": "egain", "impl": impl, "n": conf["egain_n"], "finish_max": small})
+        for impl in ("ours", "ours_httpx", "http_event"):
+            if impl in impls or (impl == "ours_httpx" and "ours" in impls):
+                add("egain", impl, conf["egain_n"], small)
     if "zilliz" in only and "ours" in impls:
-        scenarios.append({"backend": "zilliz", "impl": "ours", "n": conf["zilliz_n"], "finish_max": small})
+        # Spread like the largest Milvus run: each finished job needs its getProgress at <= 20/s.
+        add("zilliz", "ours", conf["zilliz_n"], conf["finish_max"])
+    if "large_db" in only and "ours" in impls:
+        add("milvus", "ours", 1, small, seed_jobs=conf["large_db_jobs"], kind="large_db")
     return scenarios
+
+
+def scenario_name(item: dict[str, Any]) -> str:
+    name = f"{item['backend']}-{item['impl']}-{item['n']}"
+    return name + (f"-db{item['seed_jobs']}" if item.get("seed_jobs") else "")
 
 
 def run_scenario(
     item: dict[str, Any], conf: dict[str, Any], sim: SimulatorProcess, base_env: dict[str, str], work: Path
 ) -> dict[str, Any]:
     backend, impl, n = item["backend"], item["impl"], item["n"]
-    name = f"{backend}-{impl}-{n}"
+    name = scenario_name(item)
     call(f"{sim.control}/reset", {})
     token = egain_token(sim) if backend == "egain" and impl != "ours" else None
     env = {**base_env, **connections(sim, token)}
-    conn_id = CONN_IDS[(backend, "ours" if impl == "ours" else "peer")]
+    conn_id = CONN_IDS[(backend, "ours" if impl.startswith("ours") else "peer")]
     p = conf["poll_interval"]
     finish_min = min(conf["finish_min"], item["finish_max"])
     spec = Spec(
@@ -346,7 +368,8 @@ def run_scenario(
         groups=conf["groups"],
         cap_seconds=item["finish_max"] + 2 * p + (2.0 if conf["quick"] else 30.0),
         burst_window=conf["burst_window"],
-        patches=conf["patches"],
+        patches={**conf["patches"], **(HTTPX_PATCH if impl == "ours_httpx" else {})},
+        seed_jobs=item.get("seed_jobs", 0),
     )
     spec_path = work / f"{name}.spec.json"
     spec_path.write_text(json.dumps(asdict(spec)))
@@ -370,6 +393,7 @@ def run_scenario(
     result["name"] = name
     result["backend"] = backend
     result["impl"] = impl
+    result["kind"] = item.get("kind", "waits")
     result["process_s"] = round(time.time() - started, 1)
     result["simulator_cpu_s"] = round(sim.cpu_seconds() - sim_cpu0, 2)
     print(

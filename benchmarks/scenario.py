@@ -41,7 +41,7 @@ class Spec:
 
     name: str
     backend: str  # milvus | zilliz | egain
-    impl: str  # ours | http_event | per_poll_session
+    impl: str  # ours | ours_httpx | http_event | per_poll_session
     n: int
     poll_interval: float
     finish_min: float
@@ -54,6 +54,8 @@ class Spec:
     burst_window: float = 10.0
     #: ``{"module:attribute": value}`` set before the run: to measure a proposed change without editing src.
     patches: dict[str, Any] = field(default_factory=dict)
+    #: Finished jobs created first in the same database and collection (retained history the list returns).
+    seed_jobs: int = 0
 
 
 @dataclass
@@ -123,7 +125,7 @@ def create_jobs(spec: Spec, n: int, finish_min: float, finish_max: float, groups
 
 def trigger_factory(spec: Spec) -> Callable[[str, float], Any]:
     """Builds the trigger one wait runs: ``make(job_id, poll_interval)``."""
-    if spec.impl == "ours":
+    if spec.impl in ("ours", "ours_httpx"):  # ours_httpx: the same trigger, patched (run.HTTPX_PATCH)
         from airflow_import_jobs.triggers.import_job import ImportJobTrigger
 
         def ours(job_id: str, poll_interval: float) -> Any:
@@ -200,6 +202,9 @@ async def scenario(spec: Spec) -> dict[str, Any]:
     apply_patches(spec.patches)
     await warm_up(spec, make)
     await asyncio.sleep(0.2)  # let the warm-up's feed and client close
+    if spec.seed_jobs:
+        finished = {"advance": "time", "duration": 0.0, "outcome": "completed"}
+        control(f"{spec.control_url}/jobs", {"backend": spec.backend, "count": spec.seed_jobs, "lifecycle": finished})
     waits, skew = create_jobs(spec, spec.n, spec.finish_min, spec.finish_max, spec.groups)
     gc.collect()
     root = spec.control_url.rsplit("/_sim", 1)[0]
@@ -364,6 +369,7 @@ def measure(
         "rss_baseline_mb": round(rss0 / 2**20, 2),
         "rss_peak_mb": round(rss_peak / 2**20, 2),
         "rss_per_wait_kb": round((rss_peak - rss0) / spec.n / 1024, 2),
+        "rss_peak_at_s": round(max([*probe.rss, (t0, rss0)], key=lambda x: x[1])[0] - t0, 1),
         "lag_p50_ms": round(1000 * (percentile(lags, 50) or 0.0), 2),
         "lag_p99_ms": round(1000 * (percentile(lags, 99) or 0.0), 2),
         "lag_max_ms": round(1000 * max(lags, default=0.0), 2),
@@ -388,7 +394,15 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     with open(args[0]) as f:
         spec = Spec(**json.load(f))
-    result = asyncio.run(scenario(spec))
+    profile_to = os.environ.get("BENCH_PROFILE")  # a directory: write <scenario>.prof (cProfile)
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(asyncio.run, scenario(spec))
+        profiler.dump_stats(os.path.join(profile_to, f"{spec.name}.prof"))
+    else:
+        result = asyncio.run(scenario(spec))
     with open(spec.out, "w") as f:
         json.dump(result, f, indent=1)
     print(

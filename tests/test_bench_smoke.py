@@ -40,12 +40,14 @@ METRICS = (
     "lost",
 )
 SCENARIOS = {
-    ("milvus", "ours"),
-    ("milvus", "http_event"),
-    ("milvus", "per_poll_session"),
-    ("egain", "ours"),
-    ("egain", "http_event"),
-    ("zilliz", "ours"),
+    ("milvus", "ours", "waits"),
+    ("milvus", "http_event", "waits"),
+    ("milvus", "per_poll_session", "waits"),
+    ("egain", "ours", "waits"),
+    ("egain", "ours_httpx", "waits"),
+    ("egain", "http_event", "waits"),
+    ("zilliz", "ours", "waits"),
+    ("milvus", "ours", "large_db"),
 }
 
 
@@ -73,7 +75,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
 
 def test_every_scenario_has_every_metric(quick_run: tuple[dict[str, Any], Path]) -> None:
     results, _ = quick_run
-    seen = {(s["backend"], s["impl"]) for s in results["scenarios"]}
+    seen = {(s["backend"], s["impl"], s["kind"]) for s in results["scenarios"]}
     assert seen == SCENARIOS
     for scenario in results["scenarios"]:
         missing = [m for m in METRICS if scenario.get(m) is None]
@@ -86,7 +88,7 @@ def test_every_scenario_has_every_metric(quick_run: tuple[dict[str, Any], Path])
 def test_no_wait_of_ours_loses_its_completion(quick_run: tuple[dict[str, Any], Path]) -> None:
     results, _ = quick_run
     for scenario in results["scenarios"]:
-        if scenario["impl"] == "ours":
+        if scenario["impl"].startswith("ours"):
             assert scenario["lost"] == 0, scenario["name"]
             assert scenario["events"] == scenario["n"]
             assert scenario["event_status"] == {"success": scenario["n"]}, scenario["name"]
@@ -98,4 +100,12 @@ def test_the_report_and_chart_are_written(quick_run: tuple[dict[str, Any], Path]
     assert "## Targets" in report
     assert "## Milvus, N = 20 waits" in report
     assert "HttpEventTrigger / ours" in report
+    assert "ours on plain httpx / ours" in report
+    assert "one wait on a database with 2,000 finished jobs" in report
+    assert "Zilliz Cloud, 20 waits: requests per poll interval" in report
+    # Every target row says met or missed.
+    rows = [line for line in report.split("## Targets")[1].split("\n## ")[0].splitlines() if line.startswith("| ")]
+    verdicts = [row.rsplit("|", 2)[-2].strip() for row in rows[1:] if not row.startswith("|   (")]
+    assert verdicts
+    assert all(v.startswith(("**met**", "**missed**")) for v in verdicts), verdicts
     assert (out / "benchmark.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

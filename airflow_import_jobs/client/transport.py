@@ -1,7 +1,7 @@
-"""HTTP I/O: the only module that knows httpx.
+"""HTTP I/O: the only module that knows httpx (and aiohttp under it).
 
 It performs the engine's two actions, ``Send`` and ``Sleep``, with a sync client (tasks) or an
-async one (triggers, async hooks), and translates httpx errors into ours at this border.
+async one (triggers, async hooks), and translates httpx and aiohttp errors into ours at this border.
 
 Cost matters in a triggerer that runs thousands of waits on one event loop, so:
 
@@ -10,7 +10,10 @@ Cost matters in a triggerer that runs thousands of waits on one event loop, so:
 * one pooled ``httpx.AsyncClient`` per event loop and TLS setting, shared by every hook and
   trigger in the process (requests carry absolute URLs, auth is per request), reference-counted
   and closed when its last user leaves;
-* bodies are read with a size cap, so a runaway response cannot exhaust memory.
+* bodies are read with a size cap, so a runaway response cannot exhaust memory;
+* the async client keeps httpx's API over an aiohttp transport (``httpx-aiohttp``): per request it
+  costs about a third of the CPU of httpx's own transport at the concurrency the shared poll loop
+  uses (measured by ``make bench``, BENCHMARKS.md). ``ASYNC_HTTP = "httpx"`` switches back.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import time
 import weakref
 from typing import Any, TypeVar
 
+import aiohttp
 import httpx
+from httpx_aiohttp import HttpxAiohttpClient
 
 from airflow_import_jobs.client.engine import Engine, Run, Send, Sleep
 from airflow_import_jobs.exceptions import ImportJobError, InvalidResponseError, TransientServiceError
@@ -33,6 +38,8 @@ from airflow_import_jobs.protocol.base import MAX_RESPONSE_BYTES, Flow, HttpRequ
 T = TypeVar("T")
 # A small pool: httpx scans every pooled connection per request, so its CPU cost grows with the pool.
 _LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16, keepalive_expiry=60.0)
+#: The async client's transport: ``"aiohttp"`` (httpx's API over aiohttp) or ``"httpx"`` (its own).
+ASYNC_HTTP = "aiohttp"
 
 
 @functools.lru_cache(maxsize=16)
@@ -80,7 +87,8 @@ class _AsyncClientPool:
             context = await asyncio.to_thread(_context_or_error, verify, label)
             entry = clients.get(verify)  # another task may have built it meanwhile
             if entry is None:
-                entry = clients[verify] = [httpx.AsyncClient(verify=context, limits=_LIMITS, trust_env=False), 0]
+                client_class = HttpxAiohttpClient if ASYNC_HTTP == "aiohttp" else httpx.AsyncClient
+                entry = clients[verify] = [client_class(verify=context, limits=_LIMITS, trust_env=False), 0]
         entry[1] += 1
         client: httpx.AsyncClient = entry[0]
         return client
@@ -138,8 +146,13 @@ def _response(response: httpx.Response, body: bytes) -> HttpResponse:
     return HttpResponse(status=response.status_code, headers=headers, body=body, received_at=time.time())
 
 
-def _network_error(exc: httpx.HTTPError, request: HttpRequest, api: str, timeout: float) -> ImportJobError:
+def _network_error(exc: Exception, request: HttpRequest, api: str, timeout: float) -> ImportJobError:
     where = f"{api} /{request.endpoint}"
+    # httpx-aiohttp maps aiohttp's errors onto httpx's loosely (a dropped connection becomes a
+    # ConnectTimeout): judge by aiohttp's own error, above all whether the request reached the server.
+    cause = exc if isinstance(exc, aiohttp.ClientError) else exc.__cause__
+    if isinstance(cause, aiohttp.ClientError):
+        return _aiohttp_error(cause, where, timeout)
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
         return TransientServiceError(
             f"Could not connect to {where}: {type(exc).__name__} ({exc}); is the host reachable?",
@@ -148,6 +161,19 @@ def _network_error(exc: httpx.HTTPError, request: HttpRequest, api: str, timeout
     if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
         return TransientServiceError(f"{where} sent no response within the {timeout:g} s timeout.")
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return TransientServiceError(f"{where} dropped the connection mid-response ({type(exc).__name__}).")
+    return TransientServiceError(f"{where} failed: {type(exc).__name__} ({exc}).")
+
+
+def _aiohttp_error(exc: aiohttp.ClientError, where: str, timeout: float) -> ImportJobError:
+    if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
+        return TransientServiceError(
+            f"Could not connect to {where}: {type(exc).__name__} ({exc}); is the host reachable?",
+            reached_server=False,
+        )
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return TransientServiceError(f"{where} sent no response within the {timeout:g} s timeout.")
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
         return TransientServiceError(f"{where} dropped the connection mid-response ({type(exc).__name__}).")
     return TransientServiceError(f"{where} failed: {type(exc).__name__} ({exc}).")
 
@@ -266,7 +292,7 @@ class Transport:
                     body.add(chunk)
             finally:
                 await response.aclose()
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, aiohttp.ClientError) as exc:
             raise _network_error(exc, action.request, self.engine.api, self.timeout) from exc
         return _response(response, bytes(body.data))
 

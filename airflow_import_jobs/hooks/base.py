@@ -9,7 +9,7 @@ same protocol flow.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from airflow.sdk import BaseHook
@@ -22,7 +22,7 @@ from airflow_import_jobs.connections.settings import ConnectionSettings, Connect
 from airflow_import_jobs.exceptions import ImportJobError
 from airflow_import_jobs.lineage import report_hook_lineage
 from airflow_import_jobs.models import ImportJob
-from airflow_import_jobs.protocol.base import Flow
+from airflow_import_jobs.protocol.base import Flow, Listing
 from airflow_import_jobs.protocol.common import request_secrets
 from airflow_import_jobs.protocol.egain import EgainProtocol
 from airflow_import_jobs.protocol.milvus import MilvusProtocol
@@ -159,6 +159,25 @@ class ImportJobHook(BaseHook):
     async def alist_jobs(self, *, collection_name: str | None = None, db_name: str | None = None) -> list[ImportJob]:
         """Async twin of :meth:`list_jobs`."""
         return await self._arun(lambda p: p.list_jobs(collection_name=collection_name, db_name=db_name))
+
+    async def ascan_jobs(
+        self,
+        job_ids: Collection[str],
+        *,
+        collection_name: str | None = None,
+        unchanged: Mapping[str, str] | None = None,
+    ) -> Listing:
+        """One walk of the list endpoint for the shared poll loop: only ``job_ids`` are parsed.
+
+        ``unchanged`` maps job IDs to the state spelling the caller already has: rows still in it
+        are not parsed (``Listing.unchanged`` names them, with their reported progress).
+
+        :returns: the listed jobs among ``job_ids`` and what the walk cost (rows returned, pages).
+        :raises UnsupportedOperationError: for eGain, whose API has no list endpoint.
+        """
+        return await self._arun(
+            lambda p: p.scan_jobs(job_ids=job_ids, collection_name=collection_name, unchanged=unchanged)
+        )
 
     def start_job(self, request: Mapping[str, Any], *, validate_only: bool = False) -> str:
         """Start a job with the API's own create body; returns the new job's ID.

@@ -12,7 +12,7 @@ environment.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Collection, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import timezone
 from email.utils import parsedate_to_datetime
@@ -29,6 +29,7 @@ from airflow_import_jobs.exceptions import (
     TransientServiceError,
     UnsupportedOperationError,
 )
+from airflow_import_jobs.models import ImportJob
 
 T = TypeVar("T")
 
@@ -79,6 +80,42 @@ class Call(Generic[T]):
 
 
 Flow = Generator[Call[Any], Any, T]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One walk of a list endpoint: the jobs asked for, and what the walk cost.
+
+    ``rows`` counts every record the server returned (all pages), parsed or not: the cost a
+    caller weighs against asking for each job on its own.
+    """
+
+    jobs: list[ImportJob]
+    rows: int
+    pages: int
+    #: Jobs asked for whose state spelling was the one the caller already had: not parsed, only
+    #: their reported progress (None where the list has none).
+    unchanged: dict[str, int | None] = field(default_factory=dict)
+
+
+class ListingProtocol:
+    """What the three API protocols share about listing: ``list_jobs`` is ``scan_jobs`` leaving nothing out."""
+
+    def scan_jobs(
+        self,
+        *,
+        job_ids: Collection[str] | None = None,
+        collection_name: str | None = None,
+        db_name: str | None = None,
+        unchanged: Mapping[str, Any] | None = None,
+    ) -> Flow[Listing]:
+        """The listed jobs among ``job_ids`` (all when None), and what the walk cost."""
+        raise NotImplementedError
+
+    def list_jobs(self, *, collection_name: str | None = None, db_name: str | None = None) -> Flow[list[ImportJob]]:
+        """Every listed job, optionally of one collection (and Milvus database)."""
+        listing = yield from self.scan_jobs(collection_name=collection_name, db_name=db_name)
+        return listing.jobs
 
 
 def single(call: Call[T]) -> Flow[T]:

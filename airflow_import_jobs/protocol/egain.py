@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -37,6 +37,8 @@ from airflow_import_jobs.protocol.base import (
     Flow,
     HttpRequest,
     HttpResponse,
+    Listing,
+    ListingProtocol,
     decode_json,
     expect_object,
     refuse,
@@ -76,7 +78,7 @@ _HINTS: dict[str, str] = {
 }
 
 
-class EgainProtocol:
+class EgainProtocol(ListingProtocol):
     """Builds eGain requests and parses its responses."""
 
     backend = "egain"
@@ -100,7 +102,15 @@ class EgainProtocol:
         job: ImportJob = yield Call(request, lambda r: parse_status(r, job_id=job_id))
         return job
 
-    def list_jobs(self, *, collection_name: str | None = None, db_name: str | None = None) -> Flow[list[ImportJob]]:
+    def scan_jobs(
+        self,
+        *,
+        job_ids: Collection[str] | None = None,
+        collection_name: str | None = None,
+        db_name: str | None = None,
+        unchanged: Mapping[str, Any] | None = None,
+    ) -> Flow[Listing]:
+        """Refused: eGain cannot list jobs."""
         return (
             yield from refuse(
                 UnsupportedOperationError(

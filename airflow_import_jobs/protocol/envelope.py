@@ -8,7 +8,7 @@ turns a failed response into an error class and a hint for the DAG author.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from airflow_import_jobs.exceptions import ImportJobError, InvalidResponseError
@@ -20,7 +20,7 @@ from airflow_import_jobs.protocol.base import (
     server_text,
     status_error,
 )
-from airflow_import_jobs.protocol.values import opt_int, opt_str
+from airflow_import_jobs.protocol.values import opt_int, opt_str, percent
 
 #: (HTTP status, API code or None, server message or None, job ID or None) → (class, hint);
 #: a None class lets the HTTP status decide (5xx and 408 transient, 429 rate limited...).
@@ -75,6 +75,38 @@ def records(
     if not isinstance(found, list):
         expect_object(found, api, "the list records", response)
     return [r for r in found if isinstance(r, dict) and record_job_id(r)]
+
+
+def wanted(
+    records: list[dict[str, Any]], job_ids: Collection[str] | None, unchanged: Mapping[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, int | None]]:
+    """The records to parse: those whose job ID is in ``job_ids`` (all when it is None).
+
+    A record whose ``state`` spelling is the one ``unchanged`` gives for its job is not parsed: it
+    comes back in the second value, as its job ID and reported progress (None where it has none).
+    """
+    if job_ids is None:
+        return records, {}
+    parse: list[dict[str, Any]] = []
+    same: dict[str, int | None] = {}
+    for record in records:
+        job_id = record_job_id(record)
+        if job_id is None or job_id not in job_ids:
+            continue
+        if unchanged and job_id in unchanged and record.get("state") == unchanged[job_id]:
+            same[job_id] = percent(record.get("progress"))
+        else:
+            parse.append(record)
+    return parse, same
+
+
+def slim_raw(record: dict[str, Any]) -> dict[str, Any]:
+    """What a waited job's list row keeps of its record: the API's own state spelling only.
+
+    The shared poll loop holds one snapshot per wait; the normalized fields carry the rest, and
+    the job's own endpoint answers with the whole record once it finishes.
+    """
+    return {"state": record["state"]} if "state" in record else {}
 
 
 def record_job_id(record: dict[str, Any]) -> str | None:

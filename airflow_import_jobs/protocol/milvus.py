@@ -14,7 +14,7 @@ Wire facts this module handles (``shared/reference/import-job-apis.md`` §1):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from airflow_import_jobs.exceptions import (
@@ -34,6 +34,8 @@ from airflow_import_jobs.protocol.base import (
     Flow,
     HttpRequest,
     HttpResponse,
+    Listing,
+    ListingProtocol,
     refuse,
 )
 from airflow_import_jobs.protocol.common import (
@@ -75,7 +77,7 @@ _HINTS: dict[int, str] = {
 }
 
 
-class MilvusProtocol:
+class MilvusProtocol(ListingProtocol):
     """Builds Milvus requests and parses its responses for one connection's settings."""
 
     backend = "milvus"
@@ -102,13 +104,27 @@ class MilvusProtocol:
         job = yield self._describe_call("get_progress", job_id)
         return job
 
-    def list_jobs(self, *, collection_name: str | None = None, db_name: str | None = None) -> Flow[list[ImportJob]]:
+    def scan_jobs(
+        self,
+        *,
+        job_ids: Collection[str] | None = None,
+        collection_name: str | None = None,
+        db_name: str | None = None,
+        unchanged: Mapping[str, Any] | None = None,
+    ) -> Flow[Listing]:
+        """One ``list`` call; only the records of ``job_ids`` (all when None) become jobs.
+
+        ``unchanged``: job ID → the state spelling the caller has; such rows are not parsed
+        (see :func:`envelope.wanted`).
+        """
         body: dict[str, Any] = {"dbName": db_name or self.db_name}
         if collection_name:
             body["collectionName"] = collection_name
         request = self._request("list", body, db_name=db_name)
-        jobs: list[ImportJob] = yield Call(request, parse_list)
-        return jobs
+        records: list[dict[str, Any]] = yield Call(request, list_records)
+        parse, same = envelope.wanted(records, job_ids, unchanged)
+        jobs = [job_from_record(r, slim=job_ids is not None) for r in parse]
+        return Listing(jobs=jobs, rows=len(records), pages=1, unchanged=same)
 
     def start_job(self, request: Mapping[str, Any], *, validate_only: bool = False) -> Flow[str]:
         if validate_only:
@@ -227,7 +243,12 @@ def parse_create(response: HttpResponse) -> str:
 
 
 def parse_list(response: HttpResponse) -> list[ImportJob]:
-    return [job_from_record(r) for r in envelope.records(response, api=API, classify=classify)]
+    return [job_from_record(r) for r in list_records(response)]
+
+
+def list_records(response: HttpResponse) -> list[dict[str, Any]]:
+    """The list response's job records, unparsed."""
+    return envelope.records(response, api=API, classify=classify)
 
 
 def parse_describe(response: HttpResponse, *, job_id: str, endpoint: str = "describe") -> ImportJob:
@@ -250,8 +271,11 @@ def _parse_ack(endpoint: str, job_id: str) -> Callable[[HttpResponse], None]:
     return parse
 
 
-def job_from_record(record: dict[str, Any], *, job_id: str | None = None) -> ImportJob:
-    """An :class:`ImportJob` from a list record or a describe ``data`` object."""
+def job_from_record(record: dict[str, Any], *, job_id: str | None = None, slim: bool = False) -> ImportJob:
+    """An :class:`ImportJob` from a list record or a describe ``data`` object.
+
+    ``slim``: keep only the state spelling as ``raw`` (list rows held by the shared poll loop).
+    """
     state = map_state(MILVUS_STATES, record.get("state"), api=API)
     files = file_list(record.get("details"), api=API)
     return ImportJob(
@@ -266,5 +290,5 @@ def job_from_record(record: dict[str, Any], *, job_id: str | None = None) -> Imp
         files=files,
         created_at=opt_time(record.get("createTime")),
         completed_at=opt_time(record.get("completeTime")),
-        raw=record,
+        raw=envelope.slim_raw(record) if slim else record,
     )

@@ -14,7 +14,7 @@ Wire facts handled here (``shared/reference/import-job-apis.md`` §2):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from airflow_import_jobs.exceptions import (
@@ -35,6 +35,8 @@ from airflow_import_jobs.protocol.base import (
     Flow,
     HttpRequest,
     HttpResponse,
+    Listing,
+    ListingProtocol,
     refuse,
 )
 from airflow_import_jobs.protocol.common import (
@@ -60,7 +62,7 @@ _AUTH_CODES = {21119, 80001, 80002, 1800}
 _STORAGE_KEYS = {"access_key": "accessKey", "secret_key": "secretKey", "token": "token"}
 
 
-class ZillizCloudProtocol:
+class ZillizCloudProtocol(ListingProtocol):
     """Builds Zilliz Cloud requests and parses its responses for one cluster."""
 
     backend = "zilliz_cloud"
@@ -108,7 +110,18 @@ class ZillizCloudProtocol:
         job = yield self._progress_call("describe", body, job_id)
         return job
 
-    def list_jobs(self, *, collection_name: str | None = None, db_name: str | None = None) -> Flow[list[ImportJob]]:
+    def scan_jobs(
+        self,
+        *,
+        job_ids: Collection[str] | None = None,
+        collection_name: str | None = None,
+        db_name: str | None = None,
+        unchanged: Mapping[str, Any] | None = None,
+    ) -> Flow[Listing]:
+        """Every list page; only the records of ``job_ids`` (all when None) become jobs.
+
+        The list records carry no progress: their jobs come with the state only.
+        """
         if db_name:
             return (
                 yield from refuse(
@@ -120,22 +133,29 @@ class ZillizCloudProtocol:
             )
         cluster = self._cluster()
         jobs: dict[str, ImportJob] = {}
-        previous: list[str] | None = None
+        same: dict[str, int | None] = {}
+        previous: list[str | None] | None = None
+        rows = pages = 0
         for page in range(1, MAX_PAGES + 1):
             body = {"clusterId": cluster, "pageSize": PAGE_SIZE, "currentPage": page}
-            records: list[ImportJob] = yield Call(_request("list", body), parse_list)
-            ids = [job.job_id for job in records]
+            records: list[dict[str, Any]] = yield Call(_request("list", body), list_records)
+            pages += 1
+            ids = [envelope.record_job_id(r) for r in records]
             if ids == previous:  # a server that ignores currentPage would loop forever
                 break
             previous = ids
-            for job in records:
+            rows += len(records)
+            parse, unparsed = envelope.wanted(records, job_ids, unchanged)
+            same.update(unparsed)
+            for record in parse:
+                job = job_from_record(record, slim=job_ids is not None)
                 jobs.setdefault(job.job_id, job)
             if len(records) < PAGE_SIZE:
                 break
         result = list(jobs.values())
         if collection_name:
             result = [job for job in result if job.collection_name == collection_name]
-        return result
+        return Listing(jobs=result, rows=rows, pages=pages, unchanged=same)
 
     def start_job(self, request: Mapping[str, Any], *, validate_only: bool = False) -> Flow[str]:
         if validate_only:
@@ -233,8 +253,12 @@ def parse_create(response: HttpResponse) -> str:
 
 
 def parse_list(response: HttpResponse) -> list[ImportJob]:
-    found = envelope.records(response, api=API, classify=classify, keys=("records", "tasks"))
-    return [job_from_record(r) for r in found]
+    return [job_from_record(r) for r in list_records(response)]
+
+
+def list_records(response: HttpResponse) -> list[dict[str, Any]]:
+    """A list page's job records, unparsed."""
+    return envelope.records(response, api=API, classify=classify, keys=("records", "tasks"))
 
 
 def parse_progress(response: HttpResponse, *, job_id: str, endpoint: str = "getProgress") -> ImportJob:
@@ -242,7 +266,8 @@ def parse_progress(response: HttpResponse, *, job_id: str, endpoint: str = "getP
     return job_from_record(data, job_id=job_id)
 
 
-def job_from_record(record: dict[str, Any], *, job_id: str | None = None) -> ImportJob:
+def job_from_record(record: dict[str, Any], *, job_id: str | None = None, slim: bool = False) -> ImportJob:
+    """An :class:`ImportJob` from a list record or a getProgress ``data`` object (``slim``: see Milvus's)."""
     state = map_state(ZILLIZ_STATES, record.get("state"), api=API)
     files = file_list(record.get("details"), api=API)
     imported = opt_int(record.get("importedRows"))
@@ -261,5 +286,5 @@ def job_from_record(record: dict[str, Any], *, job_id: str | None = None) -> Imp
         files=files,
         created_at=opt_time(record.get("createTime")),
         completed_at=opt_time(record.get("completeTime")),
-        raw=record,
+        raw=envelope.slim_raw(record) if slim else record,
     )

@@ -46,7 +46,8 @@ class ImportJobTrigger(BaseTrigger):
     :param end_time: Wall-clock deadline (epoch seconds); reaching it yields ``timeout``. Optional.
     :param stall_timeout: Seconds without any progress change before yielding ``stalled``. Optional.
     :param max_consecutive_errors: Transient failures in a row tolerated before yielding ``error``.
-    :param progress_log_interval: While nothing changes, repeat the progress line this often (seconds).
+    :param progress_log_interval: Log a job's progress when its state changes and otherwise at most
+        this often (seconds): the progress reached, or a reminder while nothing moves.
     :param cancel_on_kill: Cancel (eGain) or abort (Milvus) the jobs when a user kills the waiting
         task (Airflow 3.3+ calls the trigger's ``on_kill``). Default False.
     """
@@ -110,7 +111,9 @@ class ImportJobTrigger(BaseTrigger):
         if self._remaining() == 0.0:
             return Outcome("timeout", [], self._timeout_message({}))
         try:
-            subscription = await subscribe(self.conn_id, self.job_ids, self.poll_interval or 30.0)
+            subscription = await subscribe(
+                self.conn_id, self.job_ids, self.poll_interval or 30.0, progress_every=self._progress_every()
+            )
         except ImportJobError as error:
             return Outcome("error", [], str(error))
         try:
@@ -141,9 +144,13 @@ class ImportJobTrigger(BaseTrigger):
             if len(latest) < len(self.job_ids):
                 continue
             jobs = self._jobs(latest)
-            for line in tracker.observe(jobs, time.time()):
-                self.log.info("%s", line)
-            ended = outcome(jobs) or tracker.stalled(jobs, time.time())
+            now = time.time()
+            lines = tracker.observe(jobs, now)
+            finished = outcome(jobs)
+            if finished is None:  # when the jobs ended, the outcome's own message says it all
+                for line in lines:
+                    self.log.info("%s", line)
+            ended = finished or tracker.stalled(jobs, now)
             if ended is not None:
                 return ended
             subscription.done_with(job.job_id for job in jobs if job.state.is_terminal)
@@ -168,6 +175,13 @@ class ImportJobTrigger(BaseTrigger):
                     self.log.warning("Could not cancel job %s: %s", job_id, error)
         finally:
             await hook.aclose()
+
+    def _progress_every(self) -> float:
+        """How fresh progress must be: for the progress lines, and well inside the stall timeout."""
+        every = self.progress_log_interval or 300.0
+        if self.stall_timeout is not None:
+            every = min(every, self.stall_timeout / 3)
+        return every
 
     def _jobs(self, latest: dict[str, ImportJob]) -> list[ImportJob]:
         return [latest[job_id] for job_id in self.job_ids if job_id in latest]

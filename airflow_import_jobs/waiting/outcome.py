@@ -170,7 +170,8 @@ class ProgressTracker:
     """Remembers what each job looked like, to log changes and detect stalls.
 
     :param stall_timeout: Seconds without any change in any job before the wait is stalled.
-    :param log_interval: While nothing changes, repeat the progress line at most this often.
+    :param log_interval: A job's progress line is logged when its state changes and otherwise at most
+        this often: with the progress reached, or, while nothing changes, as a reminder.
     """
 
     stall_timeout: float | None = None
@@ -186,12 +187,17 @@ class ProgressTracker:
             seen = self._seen.get(job.job_id)
             signature = _signature(job)
             if seen is None or seen.signature != signature:
+                # A new state is logged at once; progress within a state every ``log_interval``
+                # (a line per progress change would be a line per poll for every running job).
+                new_state = seen is None or seen.signature[0] is not job.state
                 if seen is None:
                     seen = _Seen(signature, now, (now, job.progress), now)
                     self._seen[job.job_id] = seen
-                seen.signature, seen.changed_at, seen.logged_at = signature, now, now
+                seen.signature, seen.changed_at = signature, now
                 self.last_change = now
-                lines.append(describe_progress(job, self.eta(job, now)))
+                if new_state or now - seen.logged_at >= self.log_interval:
+                    seen.logged_at = now
+                    lines.append(describe_progress(job, self.eta(job, now)))
             elif now - seen.logged_at >= self.log_interval:
                 seen.logged_at = now
                 lines.append(
