@@ -175,6 +175,6 @@ def pytest_runtest_makereport(
     """A failed scenario's report carries the kept logs' location and their notable lines."""
     report = yield
     deployment = getattr(item, "funcargs", {}).get("deployment")
-    if report.when == "call" and report.failed and isinstance(deployment, Deployment):
+    if report.when in ("setup", "call") and report.failed and isinstance(deployment, Deployment):
         report.sections.append(("deployment diagnosis", keep_for_diagnosis(deployment)))
     return report
