@@ -56,6 +56,9 @@ SETTINGS = {
     # workers would not fit in this machine's memory next to everything else).
     "AIRFLOW__CORE__PARALLELISM": "6",
     "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "32",
+    # A test holds the asset table until two tasks' success calls meet there: the first one's
+    # request must not time out (default 5 s) and be retried while the other is on its way.
+    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
 }
 
 
