@@ -17,14 +17,13 @@ import httpx
 import psutil
 import pytest
 
+from airflow_import_jobs.assets import IMPORT_JOBS_ALIAS
 from airflow_import_jobs.testing.local_airflow import LocalAirflowError, _poll
-from tests.deployment.conftest import Deployment
-from tests.deployment.dags.deployment_dags import POLL_S
+from tests.deployment.conftest import ALIASED_ASSETS, COLLECTION, COMPLETED, Deployment, register_asset
+from tests.deployment.dags.deployment_dags import POLL_S, START, WAITS
 
 pytestmark = pytest.mark.e2e
 
-WAITS = "deployment_waits"
-START = "deployment_start"
 #: A job created through the control API that stops in Uncommitted until /commit.
 UNCOMMITTED = {"outcome": "uncommitted", "advance": "time", "duration": 1}
 RUN_TIMEOUT_S = 240
@@ -32,6 +31,10 @@ SETTLE_TIMEOUT_S = 150
 #: How long the API stays down: several poll intervals.
 OUTAGE_S = 5 * POLL_S
 START_RECORDS = "SELECT key FROM variable WHERE key LIKE 'airflow_import_jobs.start.%%'"
+#: Metadata-DB sessions blocked on a lock while inserting an asset row (a task's success call creating one).
+ASSET_INSERTS_WAITING = (
+    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO asset %%'"
+)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -111,10 +114,11 @@ def assert_waits_succeeded(d: Deployment, run_id: str, job_ids: list[str]) -> li
     state = d.airflow.wait_for_run(WAITS, run_id, timeout=RUN_TIMEOUT_S)
     tis = [ti for ti in d.airflow.task_instances(WAITS, run_id) if ti["task_id"] == "wait"]
     failed = [ti for ti in tis if ti["state"] != "success"]
-    assert state == "success", [
-        (ti["map_index"], ti["state"], d.airflow.task_log(WAITS, run_id, "wait", ti["try_number"], ti["map_index"]))
+    assert state == "success", "\n\n".join(  # text, so pytest shows every line of each log
+        f"wait {ti['map_index']} ended {ti['state']} at try {ti['try_number']}; its log:\n"
+        + d.airflow.task_log(WAITS, run_id, "wait", ti["try_number"], ti["map_index"])
         for ti in failed
-    ]
+    )
     assert sorted(ti["map_index"] for ti in tis) == list(range(len(job_ids)))
     assert {(ti["state"], ti["try_number"]) for ti in tis} == {("success", 1)}
     for index, job_id in enumerate(job_ids):
@@ -143,10 +147,20 @@ def test_a_killed_triggerers_waits_are_taken_over(deployment: Deployment) -> Non
 
     _poll("triggerer-2 to take over all 20 waits", SETTLE_TIMEOUT_S, taken_over)
     tis = assert_waits_succeeded(d, run_id, job_ids)
-    # Each wait fired exactly one event: one resume per task (its log says so once) and one asset event.
+    # Each wait fired exactly one event ("Trigger fired event" once) and emitted one asset event.
+    # Airflow's triggerer writes a trigger's lines to the task's log only until it handles the
+    # trigger's end (TriggerRunnerSupervisor drops the trigger's log file then); lines still in flight
+    # on the runner's log channel land in the triggerer's own log instead. Both places count.
+    triggerers = [
+        line
+        for path in d.airflow.log_dir.glob("triggerer*.log")
+        for line in path.read_text(errors="replace").splitlines()
+    ]
     for ti in tis:
         log = d.airflow.task_log(WAITS, run_id, "wait", 1, ti["map_index"])
-        assert log.count("Trigger fired event") == 1, log
+        name = f"name='{WAITS}/{run_id}/wait/{ti['map_index']}/1 ("
+        elsewhere = [line for line in triggerers if "Trigger fired event" in line and name in line]
+        assert log.count("Trigger fired event") + len(elsewhere) == 1, f"{log}\nin the triggerers' logs: {elsewhere}"
     events = d.postgres.query(
         "SELECT count(*) FROM asset_event WHERE source_dag_id = %s AND source_run_id = %s", WAITS, run_id
     )
@@ -251,3 +265,61 @@ def test_the_waits_finish_across_a_scheduler_restart(deployment: Deployment) -> 
     d.airflow.wait_healthy(SETTLE_TIMEOUT_S)
     assert_waits_succeeded(d, run_id, job_ids)
     print(f"\nscheduler restart: pid {old} replaced; 5 waits succeeded")
+
+
+def finish_together(d: Deployment, collection: str, count: int = 2) -> tuple[str, list[str]]:
+    """``count`` waits on jobs already completed in ``collection``, whose success calls reach the
+    metadata DB at the same moment: the test locks the ``asset`` table against writes (reads go on)
+    until every wait is blocked inserting the collection's asset, then lets them all go; or until
+    the run ends, when no wait needed to insert one. ("collided" or "ended", the waits' final states.)"""
+    job_ids = [d.simulator.add_job("milvus", lifecycle=COMPLETED, collection_name=collection) for _ in range(count)]
+    d.airflow.wait_for_dag(WAITS, timeout=120)
+    lock = d.postgres.connect()
+    lock.autocommit = False
+    try:
+        with lock.cursor() as cursor:
+            cursor.execute("LOCK TABLE asset IN SHARE ROW EXCLUSIVE MODE")
+        run_id = d.airflow.trigger(WAITS, conf={"job_ids": job_ids})
+
+        def collided_or_ended() -> str | None:
+            d.airflow.check_alive()
+            if d.postgres.query(ASSET_INSERTS_WAITING) == [(count,)]:
+                return "collided"
+            return "ended" if d.airflow.run(WAITS, run_id)["state"] in ("success", "failed") else None
+
+        how = _poll(f"{count} waits to insert the asset of {collection!r} or end", SETTLE_TIMEOUT_S, collided_or_ended)
+    finally:
+        lock.rollback()  # releases the table
+        lock.close()
+    d.airflow.wait_for_run(WAITS, run_id, timeout=RUN_TIMEOUT_S)
+    tis = sorted(d.airflow.task_instances(WAITS, run_id), key=lambda ti: (ti["task_id"], ti["map_index"]))
+    return how, [ti["state"] for ti in tis if ti["task_id"] == "wait"]
+
+
+def test_airflow_fails_all_but_one_of_the_colliding_first_events_of_a_new_asset(deployment: Deployment) -> None:
+    """Airflow 3.3.2's behavior that the module fixture steers the scenarios clear of (see
+    ``register_asset``): when it fails, Airflow has fixed the race and the fixture's extra run, the
+    note in docs/troubleshooting.md and this test can go."""
+    api_log = deployment.airflow.component_log("api-server")
+    seen = len(api_log.read_text(errors="replace"))
+    how, states = finish_together(deployment, "first_events_collide")
+    assert how == "collided"
+    assert sorted(states) == ["failed", "success"], states
+    # The failed wait did its work: the Execution API failed it while registering its asset event.
+    log = api_log.read_text(errors="replace")[seen:]
+    assert log.count("Error updating Task Instance state. Setting the task to failed.") == 1, log
+    assert 'duplicate key value violates unique constraint "idx_asset_name_uri_unique"' in log, log
+
+
+def test_waits_on_a_registered_collection_finish_together(deployment: Deployment) -> None:
+    d = deployment
+    # The fixture registered the scenarios' collection before any of them ran.
+    assert any(uri.endswith(f"/default/{COLLECTION}") for (uri,) in d.postgres.query(ALIASED_ASSETS, IMPORT_JOBS_ALIAS))
+    uri = register_asset(d, "registered_first")
+    how, states = finish_together(d, "registered_first", count=3)
+    # Nobody had to insert the asset, so nothing collided: the run ended with the table locked.
+    assert (how, states) == ("ended", ["success"] * 3)
+    events = d.postgres.query(
+        "SELECT count(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = %s", uri
+    )
+    assert events == [(4,)]  # the registering wait's and the three's

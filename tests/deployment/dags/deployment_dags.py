@@ -17,6 +17,9 @@ from airflow_import_jobs.operators.import_job import StartImportJobOperator
 from airflow_import_jobs.sensors.import_job import ImportJobSensor
 
 CONN_ID = "milvus_sim"
+#: The DAG of deferred waits and the DAG that starts an import.
+WAITS = "deployment_waits"
+START = "deployment_start"
 #: Seconds between polls of every wait here.
 POLL_S = 2.0
 #: The create request of ``deployment_start``: a collection the simulator knows, one Parquet file.
@@ -33,7 +36,7 @@ COMMON: dict[str, Any] = {
     "max_active_tasks": 32,
 }
 
-with DAG("deployment_waits", doc_md="One deferred wait per job ID in conf['job_ids'].", **COMMON) as waits:
+with DAG(WAITS, doc_md="One deferred wait per job ID in conf['job_ids'].", **COMMON) as waits:
 
     @task
     def job_ids(**context: Any) -> list[str]:
@@ -48,7 +51,7 @@ with DAG("deployment_waits", doc_md="One deferred wait per job ID in conf['job_i
         retries=0,
     ).expand(job_id=job_ids())
 
-with DAG("deployment_start", doc_md="Start an import and wait for it in the worker.", **COMMON) as start:
+with DAG(START, doc_md="Start an import and wait for it in the worker.", **COMMON) as start:
     StartImportJobOperator(
         task_id="start",
         conn_id=CONN_ID,
