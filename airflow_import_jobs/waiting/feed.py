@@ -240,9 +240,7 @@ class JobFeed:
             for job_id in subscription.job_ids:
                 waiting.setdefault(job_id, []).append(subscription)
         tick = _Tick(waiting)
-        for gone in [j for j in self._last if j not in waiting]:
-            del self._last[gone]
-        for known in (self._fresh_at, self._progress_seen):
+        for known in (self._last, self._fresh_at, self._progress_seen):
             for gone in [j for j in known if j not in waiting]:
                 del known[gone]
         if not waiting:
