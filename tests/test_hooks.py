@@ -523,3 +523,51 @@ def test_connections_sharing_a_credential_share_a_rate_limiter(
     keys = [hook_engine.engine.limiter_key for hook_engine in engines if hook_engine is not None]  # type: ignore[union-attr]
     assert keys[0] == keys[1]
     assert limiter_for((*keys[0], "list"), 20.0) is limiter_for((*keys[1], "list"), 20.0)
+
+
+# -- the two HTTP clients send the same requests --------------------------------------------
+
+
+@pytest.mark.parametrize("conn_id", [MILVUS, ZILLIZ, EGAIN])
+def test_sync_and_async_clients_send_the_same_requests(sim_server: SimulatorServer, conn_id: str) -> None:
+    """httpx (tasks) and aiohttp (triggers) carry the same bodies and headers: the body is encoded
+    once for both, and neither library's own User-Agent or defaults reach one path only."""
+    import asyncio
+
+    from airflow_import_jobs.client import engine
+
+    request: dict[str, Any] = {
+        MILVUS: {"collectionName": "docs", "files": [["a.parquet"]], "options": {"timeout": "300s"}},
+        ZILLIZ: {"collectionName": "docs", "objectUrls": [["https://bucket.s3.amazonaws.com/a.parquet"]]},
+        EGAIN: {"dataSource": {"type": "AWS S3 bucket", "path": "s3://open-bucket/kb/é"}, "operation": "import"},
+    }[conn_id]
+    kept = ("user-agent", "content-type", "accept", "content-length")
+    seen: dict[str, list[str]] = {}
+    for mode in ("sync", "async"):
+        sim_server.sim.reset()
+        engine._token_cache.clear()  # eGain: both paths fetch a token
+        hook = get_import_hook(conn_id)
+
+        async def start_and_get(hook: ImportJobHook = hook) -> str:
+            try:
+                job_id: str = await hook.astart_job(request)
+                await hook.aget_job(job_id)
+                return job_id
+            finally:
+                await hook.aclose()
+
+        if mode == "sync":
+            job_id = hook.start_job(request)
+            hook.get_job(job_id)
+        else:
+            job_id = asyncio.run(start_and_get())
+        seen[mode] = [
+            json.dumps(
+                [r.endpoint, r.method, r.path, r.body, {k: v for k, v in r.headers.items() if k in kept}],
+                sort_keys=True,
+            ).replace(job_id, "<job id>")
+            for r in sim_server.sim.requests
+        ]
+    assert len(seen["sync"]) >= 2
+    assert seen["sync"] == seen["async"]
+    assert all('"user-agent": "airflow-import-jobs/' in line for line in seen["async"])
