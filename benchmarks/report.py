@@ -220,8 +220,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         gain = e_httpx["cpu_ms_per_request"] / e_ours["cpu_ms_per_request"]
         out.append(
             _target(
-                f"eGain, {e_ours['n']:,} waits: the aiohttp transport (httpx-aiohttp) earns its place: "
-                "less CPU per poll than httpx's own",
+                f"eGain, {e_ours['n']:,} waits: the async path on aiohttp earns its place: "
+                "less CPU per poll than on httpx's own async client",
                 f"aiohttp {e_ours['cpu_ms_per_request']:.2f} ms vs httpx {e_httpx['cpu_ms_per_request']:.2f} ms "
                 f"per poll: {gain:.2f}{X} less; whole run {e_ours['cpu_s']:.1f} s vs {e_httpx['cpu_s']:.1f} s CPU",
                 gain > 1.0,
@@ -327,7 +327,8 @@ def render_markdown(report: dict[str, Any], *, png_path: Path, md_path: Path) ->
         f"the other Ns, eGain and Zilliz Cloud between {conf['finish_min']:g} s and "
         f"{conf['finish_max_small']:g} s (to keep `make bench` near 25 minutes). No job finishes before the "
         "second poll, so the second poll interval shows the steady cost of N waits.",
-        "* **ours**: `ImportJobTrigger(conn_id=..., job_ids=[id], poll_interval=...)`, one trigger per job.",
+        "* **ours**: `ImportJobTrigger(conn_id=..., job_ids=[id], poll_interval=..., end_time=...)`, one trigger "
+        "per job, as `ImportJobSensor(deferrable=True)` defers (`end_time` from the sensor's default 7-day timeout).",
         "* **HttpEventTrigger**: the http provider's `HttpEventTrigger` (POST `/describe` for Milvus, GET "
         "`/status` for eGain) with an async response check that passes once the job is terminal. "
         "`HttpSensorTrigger` fires on the first 2xx — both APIs answer 200 for a running job — so it cannot "
