@@ -84,6 +84,23 @@ async def test_subscription_merges_answers_delivered_apart() -> None:
     assert not subscription.ready  # nothing of its own: the wait is not woken
 
 
+async def test_subscription_next_gives_none_after_its_timeout_and_keeps_later_answers() -> None:
+    feed: Any = object()
+    subscription = Subscription(feed=feed, job_ids=frozenset({"a"}), interval=1.0)
+    assert await subscription.next(timeout=0.01) is None  # nothing came: the deadline passed
+    subscription.deliver({"a": "late"})  # type: ignore[dict-item]
+    assert await subscription.next(timeout=0.0) == {"a": "late"}  # an answer waiting wins over the timeout
+
+
+async def test_subscription_next_wakes_on_delivery_before_its_timeout() -> None:
+    feed: Any = object()
+    subscription = Subscription(feed=feed, job_ids=frozenset({"a"}), interval=1.0)
+    waiting = asyncio.ensure_future(subscription.next(timeout=3600))
+    await asyncio.sleep(0)  # let it start waiting
+    subscription.deliver({"a": "answer"})  # type: ignore[dict-item]
+    assert await waiting == {"a": "answer"}
+
+
 # -- Milvus: list or describe, per tick ----------------------------------------------------------
 
 
