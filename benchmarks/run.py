@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
         help="set a module attribute in every scenario process (to measure a proposed change), e.g. "
         "airflow_import_jobs.waiting.feed:MAX_CONCURRENT_REQUESTS=8",
     )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="what-if: gc.freeze() after the warm-up, as a triggerer could once started (not this provider's call)",
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep the scenario logs (in --out-dir/logs)")
     return parser
 
@@ -133,6 +138,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             base[name] = value
     base["quick"] = bool(args.quick)
+    base["gc_freeze"] = bool(args.gc_freeze)
     base["patches"] = {}
     for item in args.patch:
         target, _, raw = item.partition("=")
@@ -370,6 +376,7 @@ def run_scenario(
         burst_window=conf["burst_window"],
         patches={**conf["patches"], **(HTTPX_PATCH if impl == "ours_httpx" else {})},
         seed_jobs=item.get("seed_jobs", 0),
+        gc_freeze=conf.get("gc_freeze", False),
     )
     spec_path = work / f"{name}.spec.json"
     spec_path.write_text(json.dumps(asdict(spec)))

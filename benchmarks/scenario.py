@@ -56,6 +56,9 @@ class Spec:
     patches: dict[str, Any] = field(default_factory=dict)
     #: Finished jobs created first in the same database and collection (retained history the list returns).
     seed_jobs: int = 0
+    #: What-if: move the warmed-up heap (Airflow, the provider, the HTTP client) out of the collector's
+    #: reach before the waits start, so a full collection walks only what the waits add.
+    gc_freeze: bool = False
 
 
 @dataclass
@@ -72,7 +75,7 @@ class Probe:
 
     lags: list[tuple[float, float]] = field(default_factory=list)
     cpu: list[tuple[float, float]] = field(default_factory=list)
-    gc_pauses: list[tuple[int, float]] = field(default_factory=list)  # (generation, seconds)
+    gc_pauses: list[tuple[int, float, float]] = field(default_factory=list)  # (generation, seconds, wall end)
     _gc_started: float = 0.0
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
@@ -80,7 +83,8 @@ class Probe:
         if phase == "start":
             self._gc_started = time.perf_counter()
         else:
-            self.gc_pauses.append((int(info.get("generation", -1)), time.perf_counter() - self._gc_started))
+            pause = time.perf_counter() - self._gc_started
+            self.gc_pauses.append((int(info.get("generation", -1)), pause, time.time()))
 
     rss: list[tuple[float, int]] = field(default_factory=list)
 
@@ -123,13 +127,21 @@ def create_jobs(spec: Spec, n: int, finish_min: float, finish_max: float, groups
     return waits, skew
 
 
+#: ``BaseSensorOperator``'s default ``timeout`` (7 days): the deadline the sensor's triggers carry.
+SENSOR_TIMEOUT = 7 * 24 * 3600.0
+
+
 def trigger_factory(spec: Spec) -> Callable[[str, float], Any]:
     """Builds the trigger one wait runs: ``make(job_id, poll_interval)``."""
     if spec.impl in ("ours", "ours_httpx"):  # ours_httpx: the same trigger, patched (run.HTTPX_PATCH)
         from airflow_import_jobs.triggers.import_job import ImportJobTrigger
 
         def ours(job_id: str, poll_interval: float) -> Any:
-            return ImportJobTrigger(conn_id=spec.conn_id, job_ids=[job_id], poll_interval=poll_interval)
+            # As the deferrable sensor defers: with the deadline of its default 7-day ``timeout``.
+            deadline = time.time() + SENSOR_TIMEOUT
+            return ImportJobTrigger(
+                conn_id=spec.conn_id, job_ids=[job_id], poll_interval=poll_interval, end_time=deadline
+            )
 
         return ours
     if spec.impl == "http_event":
@@ -207,6 +219,8 @@ async def scenario(spec: Spec) -> dict[str, Any]:
         control(f"{spec.control_url}/jobs", {"backend": spec.backend, "count": spec.seed_jobs, "lifecycle": finished})
     waits, skew = create_jobs(spec, spec.n, spec.finish_min, spec.finish_max, spec.groups)
     gc.collect()
+    if spec.gc_freeze:
+        gc.freeze()
     root = spec.control_url.rsplit("/_sim", 1)[0]
     control(f"{root}/_bench/reset", {})
     counters0 = control(f"{spec.control_url}/counters")
@@ -376,9 +390,13 @@ def measure(
         "lag_samples": len(lags),
         "lag_top": [[round(t - t0, 2), round(1000 * lag, 1)] for t, lag in sorted(probe.lags, key=lambda x: -x[1])[:8]],
         "gc_collections": len(probe.gc_pauses),
-        "gc_full_collections": sum(1 for g, _ in probe.gc_pauses if g == 2),
-        "gc_pause_max_ms": round(1000 * max((d for _, d in probe.gc_pauses), default=0.0), 1),
-        "gc_pause_total_s": round(sum(d for _, d in probe.gc_pauses), 3),
+        "gc_full_collections": sum(1 for g, _, _ in probe.gc_pauses if g == 2),
+        "gc_pause_max_ms": round(1000 * max((d for _, d, _ in probe.gc_pauses), default=0.0), 1),
+        "gc_pause_total_s": round(sum(d for _, d, _ in probe.gc_pauses), 3),
+        # [seconds since the first trigger, generation, pause ms]: tells a collector stall from our own work
+        "gc_top": [
+            [round(at - t0, 2), g, round(1000 * d, 1)] for g, d, at in sorted(probe.gc_pauses, key=lambda x: -x[1])[:8]
+        ],
         "burst_lag_max_ms": round(1000 * max(burst, default=0.0), 2),
         "burst_lag_p99_ms": round(1000 * (percentile(burst, 99) or 0.0), 2),
         "latency_p50_s": round(percentile(latencies, 50) or 0.0, 3),
