@@ -116,6 +116,12 @@ class InvalidResponseError(TransientServiceError):
     """The server answered with something that is not the API's format (proxy page, cut body)."""
 
 
+class ResponseTooLargeError(InvalidResponseError):
+    """The answer is larger than the client reads (16 MiB): the same request would bring the same flood."""
+
+    transient = False
+
+
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
@@ -125,6 +131,7 @@ __all__ = [
     "JobNotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "ResponseTooLargeError",
     "TransientServiceError",
     "UnsupportedOperationError",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from airflow_import_jobs.testing import Lifecycle, SimulatorServer
+from airflow_import_jobs.testing import Fault, Lifecycle, SimulatorServer
 from airflow_import_jobs.waiting import feed as feed_module
 from airflow_import_jobs.waiting.feed import LISTS, JobFeed, Subscription, active_feeds, use_list
 from tests.conftest import MILVUS, ZILLIZ, RequestWatch, run_trigger
@@ -120,6 +120,21 @@ async def test_one_wait_on_a_large_database_lists_once_then_describes(
     modes = recorder.modes()
     assert modes[0] == "list"
     assert set(modes[1:]) == {"each"}
+
+
+async def test_a_list_too_large_to_read_is_answered_job_by_job(
+    sim_server: SimulatorServer, recorder: _FeedRecorder
+) -> None:
+    sim = sim_server.sim
+    job_id = sim.add_milvus_job(lifecycle=Lifecycle(steps=3, total_rows=300))
+    sim.inject("milvus", Fault(kind="oversized"), count=1000, endpoint="list")  # every list: over 16 MiB
+    event = await run_trigger(trigger(MILVUS, job_id))
+    assert event["status"] == "success", event  # not ended by the list: the job's own answers did
+    assert event["jobs"][0]["imported_rows"] == 300
+    counters = sim.counters()
+    assert counters["milvus.list"] == 1  # tried once, then left alone
+    assert counters["milvus.describe"] >= 3
+    assert set(recorder.modes()[1:]) == {"each"}
 
 
 async def test_many_waits_on_one_database_stay_at_one_list_per_tick(

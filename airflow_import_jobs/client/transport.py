@@ -38,7 +38,7 @@ import httpx
 
 from airflow_import_jobs import __version__
 from airflow_import_jobs.client.engine import Engine, Run, Send, Sleep
-from airflow_import_jobs.exceptions import ImportJobError, InvalidResponseError, TransientServiceError
+from airflow_import_jobs.exceptions import ImportJobError, ResponseTooLargeError, TransientServiceError
 from airflow_import_jobs.protocol.base import MAX_RESPONSE_BYTES, Flow, HttpRequest, HttpResponse
 
 T = TypeVar("T")
@@ -152,12 +152,10 @@ class _CappedBody:
 
 
 def _too_large(size: int, url: str) -> ImportJobError:
-    error = InvalidResponseError(
+    return ResponseTooLargeError(
         f"The response from {url} is larger than {MAX_RESPONSE_BYTES} bytes (at least {size}); refusing to read it. "
         "Is the connection's host the import API?"
     )
-    error.transient = False  # the same request would bring the same flood
-    return error
 
 
 def _payload(request: HttpRequest) -> tuple[bytes | None, dict[str, str]]:

@@ -26,6 +26,7 @@ from airflow_import_jobs.exceptions import (
     JobNotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    ResponseTooLargeError,
     TransientServiceError,
     UnsupportedOperationError,
 )
@@ -168,9 +169,13 @@ def _describe_body(response: HttpResponse) -> str:
 
 
 def decode_json(response: HttpResponse, api: str) -> Any:
-    """The JSON body, or :class:`InvalidResponseError` (transient) saying what came instead."""
+    """The JSON body, or :class:`InvalidResponseError` (transient) saying what came instead.
+
+    A body over ``MAX_RESPONSE_BYTES`` (which the transports already refuse to read) is
+    :class:`ResponseTooLargeError`, not transient: the same request would bring it again.
+    """
     if len(response.body) > MAX_RESPONSE_BYTES:
-        raise InvalidResponseError(
+        raise ResponseTooLargeError(
             f"{api} sent a response of {len(response.body)} bytes, over the "
             f"{MAX_RESPONSE_BYTES}-byte limit; refusing to parse it.",
             http_status=response.status,

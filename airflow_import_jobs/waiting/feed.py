@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from airflow_import_jobs.client.policy import RetryPolicy
-from airflow_import_jobs.exceptions import ImportJobError, JobNotFoundError
+from airflow_import_jobs.exceptions import ImportJobError, JobNotFoundError, ResponseTooLargeError
 from airflow_import_jobs.hooks import ImportJobHook, aget_import_hook
 from airflow_import_jobs.models import ImportJob, JobState
 
@@ -57,6 +57,8 @@ MAX_BACKOFF = 300.0
 ROWS_PER_REQUEST = 100
 #: After this many ticks asking job by job, the feed lists once more: the database may have shrunk.
 RELIST_AFTER_TICKS = 20
+#: The cost recorded for a list too large to read: every later choice asks job by job instead.
+UNREADABLE = 2**62
 #: Share of a tick's rate budget (rate limit x interval) that progress refreshes may use.
 REFRESH_SHARE = 0.25
 
@@ -329,6 +331,12 @@ class JobFeed:
                 unchanged[job_id] = spelling
         try:
             listing = await self.hook.ascan_jobs(waiting.keys(), collection_name=collection, unchanged=unchanged)
+        except ResponseTooLargeError:
+            # More retained jobs than the client reads in one body (about 100,000 Milvus rows): the
+            # list cannot answer, each job's own endpoint can. Not walked again for RELIST_AFTER_TICKS.
+            self._list_cost[collection] = (UNREADABLE, UNREADABLE)
+            await self._each(tick, list(waiting))
+            return
         except ImportJobError as error:
             self._fresh_at.clear()  # the next answers go out (they reset the waits' error counts)
             await self._deliver_all(tick, dict.fromkeys(waiting, error))
