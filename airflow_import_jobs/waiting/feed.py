@@ -332,7 +332,7 @@ class JobFeed:
         try:
             listing = await self.hook.ascan_jobs(waiting.keys(), collection_name=collection, unchanged=unchanged)
         except ResponseTooLargeError:
-            # More retained jobs than the client reads in one body (about 100,000 Milvus rows): the
+            # More retained jobs than the client reads in one body (some 140,000 Milvus rows): the
             # list cannot answer, each job's own endpoint can. Not walked again for RELIST_AFTER_TICKS.
             self._list_cost[collection] = (UNREADABLE, UNREADABLE)
             await self._each(tick, list(waiting))
